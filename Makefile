@@ -1,0 +1,45 @@
+EXTENSION = cfrec
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = cfrec
+# The math core (rng, network, optimizer, schedule, trainer, svg) includes no
+# PostgreSQL header; the rest talks to the server.
+MATH_OBJS = src/rng.o src/network.o src/optimizer.o src/schedule.o src/trainer.o src/svg.o
+OBJS = $(MATH_OBJS) src/dataset.o src/model_store.o src/training.o src/server.o src/cfrec.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+TESTS = $(wildcard test/sql/*.sql)
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -O3 -march=x86-64-v2 -fno-math-errno -std=gnu11
+SHLIB_LINK = -lopenblas -lm
+
+EXTRA_CLEAN = test/c/*.test
+
+# `make test` and `make demo` must work on a machine that has no PostgreSQL
+# development files yet: the scripts install them and call make again.
+.PHONY: test demo demo-clean ctest
+.DEFAULT_GOAL := all
+test:
+	bash test/run
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+
+# Standalone tests of the math core: plain C, no server.
+CTEST_SRCS = $(wildcard test/c/test_*.c)
+CTESTS = $(CTEST_SRCS:.c=.test)
+MATH_SRCS = $(MATH_OBJS:.o=.c)
+test/c/%.test: test/c/%.c test/c/tap.h $(MATH_SRCS) $(wildcard src/*.h)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(CTEST_CFLAGS) -Isrc -o $@ $< $(MATH_SRCS) -lopenblas -lm
+
+ctest: $(CTESTS)
+
+# Rebuild every object when a header changes: the headers are few and shared.
+$(OBJS): $(wildcard src/*.h)
+endif

@@ -1,0 +1,167 @@
+-- cfrec 0.1.0: train a collaborative-filtering network inside PostgreSQL.
+\echo Use "CREATE EXTENSION cfrec" to load this file. \quit
+
+-- The catalog lives in its own schema so that the user's search_path never
+-- decides which table a model is read from or written to.
+CREATE SCHEMA cfrec;
+GRANT USAGE ON SCHEMA cfrec TO PUBLIC;
+
+CREATE TABLE cfrec.models (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL,
+    owner           name NOT NULL DEFAULT current_user,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    source          text NOT NULL,          -- schema.relation the model was trained on
+    source_schema   text NOT NULL,
+    source_table    text NOT NULL,
+    user_col        text NOT NULL,
+    item_col        text NOT NULL,
+    rating_col      text NOT NULL,
+    time_col        text,
+    architecture    text NOT NULL,
+    hyperparameters jsonb NOT NULL,
+    embedding_dim   int NOT NULL,
+    hidden          int NOT NULL,
+    n_users         int NOT NULL,
+    n_items         int NOT NULL,
+    n_ratings       bigint NOT NULL,
+    n_train         bigint NOT NULL,
+    n_valid         bigint NOT NULL,
+    rows_skipped    bigint NOT NULL,
+    rating_min      float8 NOT NULL,
+    rating_max      float8 NOT NULL,
+    rating_mean     float8 NOT NULL,
+    lr              float8 NOT NULL,        -- peak rate of the schedule
+    lr_found        boolean NOT NULL,       -- chosen by the range test
+    train_rmse      float8,
+    valid_rmse      float8,
+    load_seconds    float8 NOT NULL,
+    sweep_seconds   float8 NOT NULL,
+    train_seconds   float8 NOT NULL
+);
+CREATE INDEX ON cfrec.models (name, id);
+
+CREATE TABLE cfrec.model_users (
+    model_id    bigint NOT NULL,
+    user_id     bigint NOT NULL,
+    idx         int NOT NULL,
+    n_ratings   int NOT NULL,
+    mean_rating real NOT NULL,
+    embedding   real[] NOT NULL,
+    PRIMARY KEY (model_id, user_id)
+);
+
+CREATE TABLE cfrec.model_items (
+    model_id    bigint NOT NULL,
+    item_id     bigint NOT NULL,
+    idx         int NOT NULL,
+    n_ratings   int NOT NULL,
+    mean_rating real NOT NULL,
+    embedding   real[] NOT NULL,
+    PRIMARY KEY (model_id, item_id)
+);
+
+-- Dense layers and batch-norm statistics, named as in a PyTorch state_dict.
+CREATE TABLE cfrec.model_tensors (
+    model_id    bigint NOT NULL,
+    name        text NOT NULL,
+    shape       int[] NOT NULL,
+    vals        real[] NOT NULL,
+    PRIMARY KEY (model_id, name)
+);
+
+CREATE TABLE cfrec.lr_sweeps (
+    model_id      bigint NOT NULL,
+    step          int NOT NULL,
+    lr            float8 NOT NULL,
+    loss          float8,
+    smoothed_loss float8,
+    suggested     boolean NOT NULL,
+    PRIMARY KEY (model_id, step)
+);
+
+CREATE TABLE cfrec.training_log (
+    model_id        bigint NOT NULL,
+    epoch           int NOT NULL,
+    steps           bigint NOT NULL,
+    lr              float8 NOT NULL,
+    train_loss      float8,
+    train_rmse      float8,
+    valid_rmse      float8,
+    ratings_per_sec float8 NOT NULL,
+    elapsed_seconds float8 NOT NULL,
+    PRIMARY KEY (model_id, epoch)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('cfrec.models', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.models_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.model_users', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.model_items', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.model_tensors', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.lr_sweeps', '');
+SELECT pg_catalog.pg_extension_config_dump('cfrec.training_log', '');
+
+GRANT SELECT ON ALL TABLES IN SCHEMA cfrec TO PUBLIC;
+
+CREATE VIEW cf_models AS
+    SELECT id, name, owner, created_at, source, architecture,
+           n_users, n_items, n_ratings, n_train, n_valid,
+           lr, lr_found, train_rmse, valid_rmse,
+           load_seconds, sweep_seconds, train_seconds,
+           hyperparameters
+      FROM cfrec.models;
+GRANT SELECT ON cf_models TO PUBLIC;
+
+CREATE FUNCTION cf_train(
+    relation       text,
+    name           text    DEFAULT NULL,
+    user_col       text    DEFAULT NULL,
+    item_col       text    DEFAULT NULL,
+    rating_col     text    DEFAULT NULL,
+    time_col       text    DEFAULT NULL,
+    embedding_dim  int     DEFAULT 100,
+    hidden         int     DEFAULT 500,
+    dropout        float8[] DEFAULT ARRAY[0.1, 0.2],
+    epochs         int     DEFAULT 10,
+    batch_size     int     DEFAULT 1024,
+    lr             float8  DEFAULT NULL,
+    weight_decay   float8  DEFAULT 1e-5,
+    valid_fraction float8  DEFAULT 0.1,
+    seed           bigint  DEFAULT 0,
+    cut_frac       float8  DEFAULT 0.1,
+    ratio          float8  DEFAULT 32,
+    start_lr       float8  DEFAULT 1e-7,
+    end_lr         float8  DEFAULT 10,
+    num_it         int     DEFAULT 100
+) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'cf_train'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cf_train IS 'train the seed''s network on a ratings relation; returns the model id';
+
+CREATE FUNCTION cf_predict(user_id bigint, item_id bigint, model text DEFAULT NULL)
+    RETURNS float8
+    AS 'MODULE_PATHNAME', 'cf_predict'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION cf_recommend(user_id bigint, k int DEFAULT 10, model text DEFAULT NULL,
+                             exclude_rated boolean DEFAULT true)
+    RETURNS TABLE (item_id bigint, score float8)
+    AS 'MODULE_PATHNAME', 'cf_recommend'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+-- The id of the newest model of that name, or of the newest of all for NULL.
+CREATE FUNCTION cfrec.model_id(model text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'cf_model_id'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION cf_find_lr(model text DEFAULT NULL)
+    RETURNS TABLE (step int, lr float8, loss float8, smoothed_loss float8, suggested bool)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT s.step, s.lr, s.loss, s.smoothed_loss, s.suggested
+          FROM cfrec.lr_sweeps s
+         WHERE s.model_id = cfrec.model_id(model)
+         ORDER BY s.step
+    $$;

@@ -1,0 +1,497 @@
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/varlena.h"
+
+#include "dataset.h"
+#include "idmap.h"
+#include "rng.h"
+
+/* Rows per SPI cursor fetch: bounded memory whatever the relation's size. */
+#define FETCH_CHUNK 10000
+
+static const char *const user_candidates[] = {"user_id", "userid", "user", NULL};
+static const char *const item_candidates[] = {"item_id", "itemid", "movie_id", "movieid", "item", NULL};
+static const char *const rating_candidates[] = {"rating", "stars", "score", NULL};
+
+static char *
+column_list(TupleDesc desc)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		appendStringInfo(&buf, "%s%s %s", buf.len > 0 ? ", " : "",
+						 NameStr(att->attname), format_type_be(att->atttypid));
+	}
+	return buf.data;
+}
+
+static Form_pg_attribute
+find_column(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att;
+	}
+	return NULL;
+}
+
+/* The given column, or the one common name the relation has. */
+static Form_pg_attribute
+choose_column(TupleDesc desc, const char *display, const char *role, const char *argname,
+			  const char *given, const char *const *candidates)
+{
+	Form_pg_attribute found = NULL;
+	int			matches = 0;
+
+	if (given)
+	{
+		found = find_column(desc, given);
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" does not exist in relation \"%s\"", given, display),
+					 errdetail("Its columns are: %s.", column_list(desc)),
+					 errhint("Pass the %s column's name as %s.", role, argname)));
+		return found;
+	}
+	for (int c = 0; candidates[c]; c++)
+	{
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && pg_strcasecmp(NameStr(att->attname), candidates[c]) == 0)
+			{
+				found = att;
+				matches++;
+			}
+		}
+	}
+	if (matches == 1)
+		return found;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 matches == 0
+			 ? errmsg("could not find the %s column of relation \"%s\"", role, display)
+			 : errmsg("more than one column of relation \"%s\" could be the %s column", display, role),
+			 errdetail("Its columns are: %s.", column_list(desc)),
+			 errhint("Name it with %s => 'column'.", argname)));
+	return NULL;				/* keep the compiler quiet */
+}
+
+static void
+check_type(Form_pg_attribute att, const char *display, const char *role, bool integer_only)
+{
+	Oid			t = getBaseType(att->atttypid);
+	bool		ok = t == INT2OID || t == INT4OID || t == INT8OID;
+
+	if (!integer_only)
+		ok = ok || t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of relation \"%s\" has type %s", role,
+						NameStr(att->attname), display, format_type_be(att->atttypid)),
+				 integer_only
+				 ? errdetail("User and item ids must be smallint, integer or bigint.")
+				 : errdetail("Ratings must be of a numeric type."),
+				 errhint("Map the column to %s in a view and train on the view.",
+						 integer_only ? "bigint ids" : "a number")));
+}
+
+void
+cf_source_resolve(CfSource *src, const char *relation, const char *user_col,
+				  const char *item_col, const char *rating_col, const char *time_col)
+{
+	RangeVar   *rv;
+	Relation	rel;
+	TupleDesc	desc;
+	char		kind;
+	AclResult	acl;
+	char	   *nspname;
+
+	rv = makeRangeVarFromNameList(textToQualifiedNameList(cstring_to_text(relation)));
+	src->relid = RangeVarGetRelid(rv, AccessShareLock, false);
+	rel = relation_open(src->relid, NoLock);
+	kind = rel->rd_rel->relkind;
+	nspname = get_namespace_name(RelationGetNamespace(rel));
+	src->qualified = quote_qualified_identifier(nspname, RelationGetRelationName(rel));
+	src->display = psprintf("%s.%s", nspname, RelationGetRelationName(rel));
+	src->schema = nspname;
+	src->table = pstrdup(RelationGetRelationName(rel));
+	if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
+		kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table, view, materialized view or foreign table",
+						src->display)));
+	acl = pg_class_aclcheck(src->relid, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, get_relkind_objtype(kind), RelationGetRelationName(rel));
+
+	desc = RelationGetDescr(rel);
+	{
+		Form_pg_attribute u = choose_column(desc, src->display, "user", "user_col", user_col,
+											user_candidates);
+		Form_pg_attribute i = choose_column(desc, src->display, "item", "item_col", item_col,
+											item_candidates);
+		Form_pg_attribute r = choose_column(desc, src->display, "rating", "rating_col",
+											rating_col, rating_candidates);
+
+		check_type(u, src->display, "user", true);
+		check_type(i, src->display, "item", true);
+		check_type(r, src->display, "rating", false);
+		src->user_col = pstrdup(NameStr(u->attname));
+		src->item_col = pstrdup(NameStr(i->attname));
+		src->rating_col = pstrdup(NameStr(r->attname));
+	}
+	src->time_col = NULL;
+	src->time_type = InvalidOid;
+	if (time_col)
+	{
+		Form_pg_attribute t = choose_column(desc, src->display, "time", "time_col", time_col,
+											NULL);
+		Oid			tt = getBaseType(t->atttypid);
+
+		if (tt != TIMESTAMPOID && tt != TIMESTAMPTZOID && tt != DATEOID &&
+			tt != INT2OID && tt != INT4OID && tt != INT8OID && tt != FLOAT4OID &&
+			tt != FLOAT8OID && tt != NUMERICOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("time column \"%s\" of relation \"%s\" has type %s", time_col,
+							src->display, format_type_be(t->atttypid)),
+					 errdetail("The time column must be a date, a timestamp or a number such as a Unix time.")));
+		src->time_col = pstrdup(NameStr(t->attname));
+		src->time_type = tt;
+	}
+	relation_close(rel, NoLock);
+}
+
+/* Growable arrays for rows whose count is known only at the end. */
+typedef struct Rows
+{
+	MemoryContext cxt;
+	int64		n,
+				cap;
+	int32	   *user;
+	int32	   *item;
+	float	   *rating;
+	double	   *time;
+} Rows;
+
+/* SPI calls switch CurrentMemoryContext: new arrays name their context. */
+static void *
+grow(MemoryContext cxt, void *p, int64 cap, size_t elem)
+{
+	Size		bytes = (Size) cap * elem;
+
+	return p ? repalloc_huge(p, bytes) : MemoryContextAllocHuge(cxt, bytes);
+}
+
+static void
+rows_reserve(Rows *rows, bool with_time)
+{
+	int64		cap = rows->cap ? rows->cap * 2 : 65536;
+
+	rows->user = grow(rows->cxt, rows->user, cap, sizeof(int32));
+	rows->item = grow(rows->cxt, rows->item, cap, sizeof(int32));
+	rows->rating = grow(rows->cxt, rows->rating, cap, sizeof(float));
+	if (with_time)
+		rows->time = grow(rows->cxt, rows->time, cap, sizeof(double));
+	rows->cap = cap;
+}
+
+/* Dense index of an external id, a new one when first seen. */
+static int32
+dense_index(MemoryContext cxt, cf_idmap_hash *map, int64 id, int64 **ids, int32 *n, int32 *cap)
+{
+	bool		found;
+	CfIdEntry  *e = cf_idmap_insert(map, id, &found);
+
+	if (!found)
+	{
+		if (*n == PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct user or item ids"),
+					 errdetail("A model holds at most %d users and %d items.",
+							   PG_INT32_MAX, PG_INT32_MAX)));
+		if (*n == *cap)
+		{
+			*cap = *cap > PG_INT32_MAX / 2 ? PG_INT32_MAX : *cap * 2;
+			*ids = grow(cxt, *ids, *cap, sizeof(int64));
+		}
+		e->index = (*n)++;
+		(*ids)[e->index] = id;
+	}
+	return e->index;
+}
+
+static char *
+read_query(const CfSource *src)
+{
+	StringInfoData q;
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s::pg_catalog.float8",
+					 quote_identifier(src->user_col), quote_identifier(src->item_col),
+					 quote_identifier(src->rating_col));
+	if (src->time_col)
+	{
+		if (src->time_type == TIMESTAMPOID || src->time_type == TIMESTAMPTZOID ||
+			src->time_type == DATEOID)
+			appendStringInfo(&q, ", pg_catalog.date_part('epoch', %s)::pg_catalog.float8",
+							 quote_identifier(src->time_col));
+		else
+			appendStringInfo(&q, ", %s::pg_catalog.float8", quote_identifier(src->time_col));
+	}
+	appendStringInfo(&q, " FROM %s", src->qualified);
+	return q.data;
+}
+
+void
+cf_dataset_read(CfDataset *ds, const CfSource *src)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	cf_idmap_hash *users,
+			   *items;
+	int32		user_cap = 1024,
+				item_cap = 1024;
+	Rows		rows = {0};
+	bool		with_time = src->time_col != NULL;
+	int			ncols = with_time ? 4 : 3;
+	Portal		portal;
+	SPIPlanPtr	plan;
+	double		sum = 0.0;
+	float		rmin = INFINITY,
+				rmax = -INFINITY;
+
+	memset(ds, 0, sizeof(*ds));
+	rows.cxt = caller;
+	users = cf_idmap_create(caller, 1024, NULL);
+	items = cf_idmap_create(caller, 1024, NULL);
+	ds->user_ids = grow(caller, NULL, user_cap, sizeof(int64));
+	ds->item_ids = grow(caller, NULL, item_cap, sizeof(int64));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(read_query(src), 0, NULL);
+	if (!plan)
+		elog(ERROR, "could not prepare the query reading \"%s\": %s", src->display,
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		got;
+
+		SPI_cursor_fetch(portal, true, FETCH_CHUNK);
+		got = SPI_processed;
+		tt = SPI_tuptable;
+		if (got == 0)
+			break;
+		for (uint64 t = 0; t < got; t++)
+		{
+			HeapTuple	tup = tt->vals[t];
+			Datum		d[4];
+			bool		null[4];
+			bool		any_null = false;
+			double		rating;
+
+			for (int c = 0; c < ncols; c++)
+			{
+				d[c] = SPI_getbinval(tup, tt->tupdesc, c + 1, &null[c]);
+				any_null |= null[c];
+			}
+			if (any_null)
+			{
+				ds->n_skipped++;
+				continue;
+			}
+			rating = DatumGetFloat8(d[2]);
+			if (!isfinite(rating))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is %s",
+								DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display,
+								isnan(rating) ? "NaN" : "infinite"),
+						 errhint("Ratings must be finite: filter or fix such rows, for example in a view.")));
+			if (rows.n == rows.cap)
+				rows_reserve(&rows, with_time);
+			rows.user[rows.n] = dense_index(caller, users, DatumGetInt64(d[0]), &ds->user_ids,
+											&ds->n_users, &user_cap);
+			rows.item[rows.n] = dense_index(caller, items, DatumGetInt64(d[1]), &ds->item_ids,
+											&ds->n_items, &item_cap);
+			rows.rating[rows.n] = (float) rating;
+			if (with_time)
+				rows.time[rows.n] = DatumGetFloat8(d[3]);
+			rows.n++;
+			sum += rating;
+			rmin = Min(rmin, (float) rating);
+			rmax = Max(rmax, (float) rating);
+		}
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	if (rows.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 ds->n_skipped == 0
+				 ? errmsg("relation \"%s\" has no ratings", src->display)
+				 : errmsg("relation \"%s\" has no rating with non-NULL user, item and rating",
+						  src->display),
+				 ds->n_skipped > 0
+				 ? errdetail(INT64_FORMAT " rows were skipped for a NULL value.", ds->n_skipped)
+				 : 0));
+	if (ds->n_skipped > 0)
+		ereport(NOTICE,
+				(errmsg("skipped " INT64_FORMAT " of " INT64_FORMAT " rows of \"%s\" with a NULL %s",
+						ds->n_skipped, ds->n_skipped + rows.n, src->display,
+						with_time ? "user, item, rating or time" : "user, item or rating")));
+
+	ds->n_rows = rows.n;
+	ds->r.n_train = rows.n;
+	ds->r.n_valid = 0;
+	ds->r.user = rows.user;
+	ds->r.item = rows.item;
+	ds->r.rating = rows.rating;
+	ds->r.rating_min = rmin;
+	ds->r.rating_max = rmax;
+	ds->rating_mean = sum / rows.n;
+	/* the split needs the times; nothing else keeps them */
+	ds->times = rows.time;
+
+	ds->user_count = MemoryContextAllocHuge(caller, sizeof(int32) * ds->n_users);
+	ds->item_count = MemoryContextAllocHuge(caller, sizeof(int32) * ds->n_items);
+	ds->user_mean = MemoryContextAllocHuge(caller, sizeof(float) * ds->n_users);
+	ds->item_mean = MemoryContextAllocHuge(caller, sizeof(float) * ds->n_items);
+	{
+		double	   *usum = MemoryContextAllocHuge(caller, sizeof(double) * ds->n_users);
+		double	   *isum = MemoryContextAllocHuge(caller, sizeof(double) * ds->n_items);
+
+		memset(usum, 0, sizeof(double) * ds->n_users);
+		memset(isum, 0, sizeof(double) * ds->n_items);
+		memset(ds->user_count, 0, sizeof(int32) * ds->n_users);
+		memset(ds->item_count, 0, sizeof(int32) * ds->n_items);
+		for (int64 i = 0; i < rows.n; i++)
+		{
+			usum[rows.user[i]] += rows.rating[i];
+			isum[rows.item[i]] += rows.rating[i];
+			ds->user_count[rows.user[i]]++;
+			ds->item_count[rows.item[i]]++;
+		}
+		for (int32 u = 0; u < ds->n_users; u++)
+			ds->user_mean[u] = (float) (usum[u] / ds->user_count[u]);
+		for (int32 i = 0; i < ds->n_items; i++)
+			ds->item_mean[i] = (float) (isum[i] / ds->item_count[i]);
+		pfree(usum);
+		pfree(isum);
+	}
+	cf_idmap_destroy(users);
+	cf_idmap_destroy(items);
+}
+
+static void
+swap_rows(CfDataset *ds, int64 a, int64 b)
+{
+	int32		u = ds->r.user[a],
+				i = ds->r.item[a];
+	float		r = ds->r.rating[a];
+
+	ds->r.user[a] = ds->r.user[b];
+	ds->r.item[a] = ds->r.item[b];
+	ds->r.rating[a] = ds->r.rating[b];
+	ds->r.user[b] = u;
+	ds->r.item[b] = i;
+	ds->r.rating[b] = r;
+}
+
+typedef struct TimedRow
+{
+	double		time;
+	int64		row;
+} TimedRow;
+
+static int
+cmp_timed(const void *a, const void *b)
+{
+	const TimedRow *x = a,
+			   *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->row < y->row ? -1 : (x->row > y->row);
+}
+
+void
+cf_dataset_split(CfDataset *ds, const CfSource *src, double valid_fraction, uint64 seed)
+{
+	int64		n = ds->n_rows;
+	int64		n_valid = (int64) llround(valid_fraction * (double) n);
+
+	if (n_valid > n - 2)
+		n_valid = Max(n - 2, 0);
+	if (n_valid > 0 && src->time_col)
+	{
+		/* Order all rows by time (ties by position): the last n_valid are the latest. */
+		TimedRow   *order = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TimedRow) * n);
+		int32	   *user = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
+		int32	   *item = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
+		float	   *rating = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
+
+		for (int64 i = 0; i < n; i++)
+		{
+			order[i].time = ds->times[i];
+			order[i].row = i;
+		}
+		qsort(order, n, sizeof(TimedRow), cmp_timed);
+		for (int64 i = 0; i < n; i++)
+		{
+			user[i] = ds->r.user[order[i].row];
+			item[i] = ds->r.item[order[i].row];
+			rating[i] = ds->r.rating[order[i].row];
+		}
+		pfree(ds->r.user);
+		pfree(ds->r.item);
+		pfree(ds->r.rating);
+		pfree(order);
+		ds->r.user = user;
+		ds->r.item = item;
+		ds->r.rating = rating;
+	}
+	else if (n_valid > 0)
+	{
+		/* Partial Fisher-Yates: a uniform sample of n_valid rows moves to the end. */
+		CfRng		rng;
+
+		cf_rng_seed(&rng, seed, 5);
+		for (int64 i = n - 1; i >= n - n_valid; i--)
+			swap_rows(ds, i, (int64) cf_rng_below(&rng, (uint64) i + 1));
+	}
+	ds->r.n_train = n - n_valid;
+	ds->r.n_valid = n_valid;
+}

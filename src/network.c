@@ -1,0 +1,623 @@
+#include "network.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+const char *const cf_param_names[CF_NUM_PARAMS] = {
+	"user_embedding.weight", "item_embedding.weight",
+	"bn1.weight", "bn1.bias", "fc1.weight", "fc1.bias",
+	"bn2.weight", "bn2.bias", "fc2.weight", "fc2.bias",
+};
+
+const char *const cf_stat_names[CF_NUM_STATS] = {
+	"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var",
+};
+
+void
+cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items)
+{
+	cfg->n_users = n_users;
+	cfg->n_items = n_items;
+	cfg->emb_dim = 100;
+	cfg->hidden = 500;
+	cfg->dropout_in = 0.1f;
+	cfg->dropout_hidden = 0.2f;
+	cfg->bn_momentum = 0.1f;
+	cfg->bn_eps = 1e-5f;
+}
+
+void
+cf_model_layout(CfModel *m, const CfNetConfig *cfg)
+{
+	size_t		E = cfg->emb_dim,
+				F = 2 * E,
+				H = cfg->hidden;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	m->sizes[CF_USER_EMB] = (size_t) cfg->n_users * E;
+	m->sizes[CF_ITEM_EMB] = (size_t) cfg->n_items * E;
+	m->sizes[CF_BN1_GAMMA] = F;
+	m->sizes[CF_BN1_BETA] = F;
+	m->sizes[CF_W1] = H * F;
+	m->sizes[CF_B1] = H;
+	m->sizes[CF_BN2_GAMMA] = H;
+	m->sizes[CF_BN2_BETA] = H;
+	m->sizes[CF_W2] = H;
+	m->sizes[CF_B2] = 1;
+	for (int i = 0; i < CF_NUM_PARAMS; i++)
+	{
+		if (i == CF_FIRST_DENSE)
+			m->dense_offset = m->num_params;
+		m->num_params += m->sizes[i];
+	}
+	m->stat_sizes[CF_BN1_MEAN] = F;
+	m->stat_sizes[CF_BN1_VAR] = F;
+	m->stat_sizes[CF_BN2_MEAN] = H;
+	m->stat_sizes[CF_BN2_VAR] = H;
+}
+
+void
+cf_model_alloc(CfModel *m, const CfNetConfig *cfg, const CfAllocator *a)
+{
+	size_t		off = 0,
+				n_stats = 0;
+
+	cf_model_layout(m, cfg);
+	m->params = cf_alloc_floats(a, m->num_params);
+	for (int i = 0; i < CF_NUM_PARAMS; i++)
+	{
+		m->p[i] = m->params + off;
+		off += m->sizes[i];
+	}
+	for (int i = 0; i < CF_NUM_STATS; i++)
+		n_stats += m->stat_sizes[i];
+	m->stats = cf_alloc_floats(a, n_stats);
+	off = 0;
+	for (int i = 0; i < CF_NUM_STATS; i++)
+	{
+		m->s[i] = m->stats + off;
+		off += m->stat_sizes[i];
+	}
+}
+
+static void
+fill_uniform(float *x, size_t n, float bound, CfRng *rng)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float) ((2.0 * cf_rng_uniform(rng) - 1.0) * bound);
+}
+
+static void
+fill_constant(float *x, size_t n, float value)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = value;
+}
+
+void
+cf_model_init(CfModel *m, uint64_t seed)
+{
+	CfRng		rng;
+	int			F = 2 * m->cfg.emb_dim,
+				H = m->cfg.hidden;
+
+	cf_rng_seed(&rng, seed, 1);
+	/*
+	 * Small embeddings: rows that training rarely touches stay near the
+	 * batch mean, so batch norm maps them to a neutral input.
+	 */
+	for (int t = CF_USER_EMB; t <= CF_ITEM_EMB; t++)
+		for (size_t i = 0; i < m->sizes[t]; i++)
+			m->p[t][i] = (float) (0.01 * cf_rng_normal(&rng));
+	fill_constant(m->p[CF_BN1_GAMMA], F, 1.0f);
+	fill_constant(m->p[CF_BN1_BETA], F, 0.0f);
+	/* nn.Linear: U(±1/sqrt(fan_in)) for weight and bias. */
+	fill_uniform(m->p[CF_W1], (size_t) H * F, 1.0f / sqrtf((float) F), &rng);
+	fill_uniform(m->p[CF_B1], H, 1.0f / sqrtf((float) F), &rng);
+	fill_constant(m->p[CF_BN2_GAMMA], H, 1.0f);
+	fill_constant(m->p[CF_BN2_BETA], H, 0.0f);
+	fill_uniform(m->p[CF_W2], H, 1.0f / sqrtf((float) H), &rng);
+	fill_uniform(m->p[CF_B2], 1, 1.0f / sqrtf((float) H), &rng);
+	fill_constant(m->s[CF_BN1_MEAN], F, 0.0f);
+	fill_constant(m->s[CF_BN1_VAR], F, 1.0f);
+	fill_constant(m->s[CF_BN2_MEAN], H, 0.0f);
+	fill_constant(m->s[CF_BN2_VAR], H, 1.0f);
+}
+
+/* ---- workspace ---- */
+
+static size_t
+workspace_floats(const CfNetConfig *cfg, int32_t B)
+{
+	size_t		F = 2 * (size_t) cfg->emb_dim,
+				H = cfg->hidden;
+
+	/* x0 xhat1 x1 dx1 dx0: B×F; h xhat2 x2 dh: B×H; yhat dyhat: B; invstd; scratch */
+	return 5 * B * F + 4 * B * H + 2 * (size_t) B + F + H + 3 * (F > H ? F : H);
+}
+
+size_t
+cf_workspace_bytes(const CfNetConfig *cfg, int32_t max_batch)
+{
+	CfModel		layout;
+	size_t		E = cfg->emb_dim;
+	size_t		sparse = 0;
+
+	cf_model_layout(&layout, cfg);
+	/* per table: rows and grads of the batch, slot and stamp per table row */
+	sparse += 2 * (size_t) max_batch * (sizeof(int32_t) + E * sizeof(float));
+	sparse += ((size_t) cfg->n_users + cfg->n_items) * (sizeof(int32_t) + sizeof(uint32_t));
+	return (workspace_floats(cfg, max_batch) + layout.num_params - layout.dense_offset)
+		* sizeof(float) + sparse;
+}
+
+static void
+sparse_grad_alloc(CfSparseGrad *g, int32_t n_rows, int32_t dim, int32_t max_batch,
+				  const CfAllocator *a)
+{
+	g->n_rows = n_rows;
+	g->dim = dim;
+	g->n_used = 0;
+	g->rows = a->alloc0(a->ctx, (size_t) max_batch * sizeof(int32_t));
+	g->grad = cf_alloc_floats(a, (size_t) max_batch * dim);
+	g->slot = a->alloc0(a->ctx, (size_t) n_rows * sizeof(int32_t));
+	g->stamp = a->alloc0(a->ctx, (size_t) n_rows * sizeof(uint32_t));
+	g->batch = 0;
+}
+
+void
+cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_t seed,
+				   const CfAllocator *a)
+{
+	size_t		B = max_batch,
+				E = m->cfg.emb_dim,
+				F = 2 * E,
+				H = m->cfg.hidden;
+	float	   *p = cf_alloc_floats(a, workspace_floats(&m->cfg, max_batch));
+	size_t		off = 0;
+
+	memset(ws, 0, sizeof(*ws));
+	ws->max_batch = max_batch;
+#define TAKE(field, count) (ws->field = p, p += (count))
+	TAKE(x0, B * F);
+	TAKE(xhat1, B * F);
+	TAKE(x1, B * F);
+	TAKE(dx1, B * F);
+	TAKE(dx0, B * F);
+	TAKE(h, B * H);
+	TAKE(xhat2, B * H);
+	TAKE(x2, B * H);
+	TAKE(dh, B * H);
+	TAKE(yhat, B);
+	TAKE(dyhat, B);
+	TAKE(bn1_invstd, F);
+	TAKE(bn2_invstd, H);
+	TAKE(scratch, 3 * (F > H ? F : H));
+#undef TAKE
+	ws->dense_grads = cf_alloc_floats(a, m->num_params - m->dense_offset);
+	for (int i = CF_FIRST_DENSE; i < CF_NUM_PARAMS; i++)
+	{
+		ws->g[i] = ws->dense_grads + off;
+		off += m->sizes[i];
+	}
+	sparse_grad_alloc(&ws->user_grad, m->cfg.n_users, (int32_t) E, max_batch, a);
+	sparse_grad_alloc(&ws->item_grad, m->cfg.n_items, (int32_t) E, max_batch, a);
+	cf_rng_seed(&ws->dropout_rng, seed, 2);
+}
+
+/* ---- layers ---- */
+
+void
+cf_embedding_forward(float *x0, const float *user_emb, const float *item_emb,
+					 const int32_t *users, const int32_t *items, int B, int E)
+{
+	for (int b = 0; b < B; b++)
+	{
+		memcpy(x0 + (size_t) b * 2 * E, user_emb + (size_t) users[b] * E, E * sizeof(float));
+		memcpy(x0 + (size_t) b * 2 * E + E, item_emb + (size_t) items[b] * E, E * sizeof(float));
+	}
+}
+
+void
+cf_embedding_backward(CfSparseGrad *g, const float *dx, int stride, const int32_t *index, int B)
+{
+	int			E = g->dim;
+
+	/* A new stamp per batch makes every row's slot stale without clearing. */
+	if (++g->batch == 0)
+	{
+		memset(g->stamp, 0, (size_t) g->n_rows * sizeof(uint32_t));
+		g->batch = 1;
+	}
+	g->n_used = 0;
+	for (int b = 0; b < B; b++)
+	{
+		int32_t		row = index[b];
+		float	   *dst;
+		const float *src = dx + (size_t) b * stride;
+
+		if (g->stamp[row] != g->batch)
+		{
+			g->stamp[row] = g->batch;
+			g->slot[row] = g->n_used;
+			g->rows[g->n_used] = row;
+			dst = g->grad + (size_t) g->n_used * E;
+			memcpy(dst, src, E * sizeof(float));
+			g->n_used++;
+			continue;
+		}
+		dst = g->grad + (size_t) g->slot[row] * E;
+		for (int e = 0; e < E; e++)
+			dst[e] += src[e];
+	}
+}
+
+/*
+ * Dropout masks are drawn 16 bits at a time, four per 64-bit draw: a rate is
+ * resolved to 1/65536, far finer than any dropout anyone sets.
+ */
+static inline void
+dropout_apply(float *row, int F, uint32_t threshold, float scale, CfRng *rng)
+{
+	uint64_t	bits = 0;
+
+	for (int f = 0; f < F; f++)
+	{
+		if ((f & 3) == 0)
+			bits = cf_rng_next(rng);
+		row[f] = ((uint32_t) (bits & 0xffff) < threshold) ? 0.0f : row[f] * scale;
+		bits >>= 16;
+	}
+}
+
+void
+cf_norm_block_forward(float *out, float *xhat, float *invstd, const float *x,
+					  const float *gamma, const float *beta,
+					  float *running_mean, float *running_var,
+					  int B, int F, float momentum, float eps,
+					  float dropout, CfRng *rng, bool training, float *scratch)
+{
+	float	   *mean = scratch,
+			   *scale = scratch + F,
+			   *shift = scratch + 2 * F;
+
+	if (training)
+	{
+		float	   *var = shift;	/* shift is computed from var's results */
+
+		/* Two passes in float: inputs are O(1) and B is small. */
+		for (int f = 0; f < F; f++)
+			mean[f] = 0.0f, var[f] = 0.0f;
+		for (int b = 0; b < B; b++)
+		{
+			const float *row = x + (size_t) b * F;
+
+			for (int f = 0; f < F; f++)
+				mean[f] += row[f];
+		}
+		for (int f = 0; f < F; f++)
+			mean[f] /= (float) B;
+		for (int b = 0; b < B; b++)
+		{
+			const float *row = x + (size_t) b * F;
+
+			for (int f = 0; f < F; f++)
+			{
+				float		d = row[f] - mean[f];
+
+				var[f] += d * d;
+			}
+		}
+		for (int f = 0; f < F; f++)
+		{
+			float		biased = var[f] / (float) B;
+			float		unbiased = B > 1 ? var[f] / (float) (B - 1) : biased;
+
+			invstd[f] = 1.0f / sqrtf(biased + eps);
+			running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * mean[f];
+			running_var[f] = (1.0f - momentum) * running_var[f] + momentum * unbiased;
+		}
+	}
+	else
+	{
+		for (int f = 0; f < F; f++)
+		{
+			mean[f] = running_mean[f];
+			invstd[f] = 1.0f / sqrtf(running_var[f] + eps);
+		}
+	}
+	for (int f = 0; f < F; f++)
+	{
+		scale[f] = gamma[f] * invstd[f];
+		shift[f] = beta[f] - mean[f] * scale[f];
+	}
+
+	{
+		bool		drop = training && dropout > 0.0f;
+		uint32_t	threshold = (uint32_t) lrintf(dropout * 65536.0f);
+		float		keep_scale = drop ? 1.0f / (1.0f - dropout) : 1.0f;
+
+		for (int b = 0; b < B; b++)
+		{
+			const float *xr = x + (size_t) b * F;
+			float	   *hr = xhat + (size_t) b * F;
+			float	   *orow = out + (size_t) b * F;
+
+			for (int f = 0; f < F; f++)
+			{
+				float		y = xr[f] * scale[f] + shift[f];
+
+				hr[f] = (xr[f] - mean[f]) * invstd[f];
+				orow[f] = y > 0.0f ? y : 0.0f;
+			}
+			if (drop)
+				dropout_apply(orow, F, threshold, keep_scale, rng);
+		}
+	}
+}
+
+void
+cf_norm_block_backward(float *dx, float *dgamma, float *dbeta,
+					   const float *dout, const float *out, const float *xhat,
+					   const float *gamma, const float *invstd,
+					   int B, int F, float dropout, float *scratch)
+{
+	/*
+	 * out > 0 exactly where ReLU passed and dropout kept the unit, and then
+	 * d out / d y = 1/(1−p); elsewhere 0.  So out alone encodes both masks.
+	 */
+	float		keep_scale = dropout > 0.0f ? 1.0f / (1.0f - dropout) : 1.0f;
+	float	   *sum_dy = scratch,
+			   *sum_dy_xhat = scratch + F;
+
+	for (int f = 0; f < F; f++)
+		sum_dy[f] = 0.0f, sum_dy_xhat[f] = 0.0f;
+	/* dy (gradient at the batch-norm output) is kept in dx for now */
+	for (int b = 0; b < B; b++)
+	{
+		const float *dor = dout + (size_t) b * F;
+		const float *orow = out + (size_t) b * F;
+		const float *hr = xhat + (size_t) b * F;
+		float	   *dr = dx + (size_t) b * F;
+
+		for (int f = 0; f < F; f++)
+		{
+			float		dy = orow[f] > 0.0f ? dor[f] * keep_scale : 0.0f;
+
+			dr[f] = dy;
+			sum_dy[f] += dy;
+			sum_dy_xhat[f] += dy * hr[f];
+		}
+	}
+	for (int f = 0; f < F; f++)
+	{
+		dgamma[f] = sum_dy_xhat[f];
+		dbeta[f] = sum_dy[f];
+	}
+	for (int b = 0; b < B; b++)
+	{
+		const float *hr = xhat + (size_t) b * F;
+		float	   *dr = dx + (size_t) b * F;
+
+		for (int f = 0; f < F; f++)
+		{
+			float		k = gamma[f] * invstd[f] / (float) B;
+
+			dr[f] = k * ((float) B * dr[f] - sum_dy[f] - hr[f] * sum_dy_xhat[f]);
+		}
+	}
+}
+
+void
+cf_linear_forward(float *out, const float *in, const float *W, const float *b,
+				  int B, int in_dim, int out_dim)
+{
+	if (out_dim == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, B, in_dim, 1.0f, in, in_dim, W, 1, 0.0f, out, 1);
+		for (int r = 0; r < B; r++)
+			out[r] += b[0];
+		return;
+	}
+	/* Start from the bias so the product accumulates onto it. */
+	for (int r = 0; r < B; r++)
+		memcpy(out + (size_t) r * out_dim, b, out_dim * sizeof(float));
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out_dim, in_dim,
+				1.0f, in, in_dim, W, in_dim, 1.0f, out, out_dim);
+}
+
+void
+cf_linear_backward(float *din, float *dW, float *db, const float *dout,
+				   const float *in, const float *W, int B, int in_dim, int out_dim)
+{
+	for (int o = 0; o < out_dim; o++)
+		db[o] = 0.0f;
+	for (int r = 0; r < B; r++)
+	{
+		const float *dr = dout + (size_t) r * out_dim;
+
+		for (int o = 0; o < out_dim; o++)
+			db[o] += dr[o];
+	}
+	if (out_dim == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasTrans, B, in_dim, 1.0f, in, in_dim, dout, 1, 0.0f, dW, 1);
+		if (din)
+			for (int r = 0; r < B; r++)
+				for (int i = 0; i < in_dim; i++)
+					din[(size_t) r * in_dim + i] = dout[r] * W[i];
+		return;
+	}
+	/* dW (out_dim × in_dim) = doutᵀ (out_dim × B) · in (B × in_dim) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_dim, in_dim, B,
+				1.0f, dout, out_dim, in, in_dim, 0.0f, dW, in_dim);
+	/* din (B × in_dim) = dout (B × out_dim) · W (out_dim × in_dim) */
+	if (din)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in_dim, out_dim,
+					1.0f, dout, out_dim, W, in_dim, 0.0f, din, in_dim);
+}
+
+double
+cf_mse_forward(const float *yhat, const float *r, int B)
+{
+	double		sum = 0.0;
+
+	for (int b = 0; b < B; b++)
+	{
+		double		d = (double) yhat[b] - r[b];
+
+		sum += d * d;
+	}
+	return sum / B;
+}
+
+void
+cf_mse_backward(float *dyhat, const float *yhat, const float *r, int B)
+{
+	for (int b = 0; b < B; b++)
+		dyhat[b] = 2.0f * (yhat[b] - r[b]) / (float) B;
+}
+
+/* ---- the whole network ---- */
+
+double
+cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *users,
+						const int32_t *items, const float *ratings, int B)
+{
+	const CfNetConfig *c = &m->cfg;
+	int			E = c->emb_dim,
+				F = 2 * E,
+				H = c->hidden;
+	float	  **p = m->p;
+	float	  **g = ws->g;
+	double		loss;
+
+	cf_embedding_forward(ws->x0, p[CF_USER_EMB], p[CF_ITEM_EMB], users, items, B, E);
+	cf_norm_block_forward(ws->x1, ws->xhat1, ws->bn1_invstd, ws->x0,
+						  p[CF_BN1_GAMMA], p[CF_BN1_BETA], m->s[CF_BN1_MEAN], m->s[CF_BN1_VAR],
+						  B, F, c->bn_momentum, c->bn_eps, c->dropout_in, &ws->dropout_rng, true,
+						  ws->scratch);
+	cf_linear_forward(ws->h, ws->x1, p[CF_W1], p[CF_B1], B, F, H);
+	cf_norm_block_forward(ws->x2, ws->xhat2, ws->bn2_invstd, ws->h,
+						  p[CF_BN2_GAMMA], p[CF_BN2_BETA], m->s[CF_BN2_MEAN], m->s[CF_BN2_VAR],
+						  B, H, c->bn_momentum, c->bn_eps, c->dropout_hidden, &ws->dropout_rng, true,
+						  ws->scratch);
+	cf_linear_forward(ws->yhat, ws->x2, p[CF_W2], p[CF_B2], B, H, 1);
+	loss = cf_mse_forward(ws->yhat, ratings, B);
+
+	cf_mse_backward(ws->dyhat, ws->yhat, ratings, B);
+	/* dx2 is only needed inside the next backward: reuse dh's memory for it */
+	cf_linear_backward(ws->dh, g[CF_W2], g[CF_B2], ws->dyhat, ws->x2, p[CF_W2], B, H, 1);
+	cf_norm_block_backward(ws->dh, g[CF_BN2_GAMMA], g[CF_BN2_BETA], ws->dh, ws->x2, ws->xhat2,
+						   p[CF_BN2_GAMMA], ws->bn2_invstd, B, H, c->dropout_hidden, ws->scratch);
+	cf_linear_backward(ws->dx1, g[CF_W1], g[CF_B1], ws->dh, ws->x1, p[CF_W1], B, F, H);
+	cf_norm_block_backward(ws->dx0, g[CF_BN1_GAMMA], g[CF_BN1_BETA], ws->dx1, ws->x1, ws->xhat1,
+						   p[CF_BN1_GAMMA], ws->bn1_invstd, B, F, c->dropout_in, ws->scratch);
+	cf_embedding_backward(&ws->user_grad, ws->dx0, F, users, B);
+	cf_embedding_backward(&ws->item_grad, ws->dx0 + E, F, items, B);
+	return loss;
+}
+
+/* ---- inference ---- */
+
+void
+cf_inference_alloc(CfInference *inf, const CfNetConfig *cfg, const CfAllocator *a)
+{
+	size_t		F = 2 * (size_t) cfg->emb_dim,
+				H = cfg->hidden;
+
+	inf->E = cfg->emb_dim;
+	inf->H = cfg->hidden;
+	inf->bn1_scale = cf_alloc_floats(a, F);
+	inf->bn1_shift = cf_alloc_floats(a, F);
+	inf->W1 = cf_alloc_floats(a, H * F);
+	inf->c = cf_alloc_floats(a, H);
+	inf->w2 = cf_alloc_floats(a, H);
+}
+
+void
+cf_inference_fold(CfInference *inf, const CfModel *m)
+{
+	int			F = 2 * inf->E,
+				H = inf->H;
+	float		eps = m->cfg.bn_eps;
+
+	for (int f = 0; f < F; f++)
+	{
+		float		s = m->p[CF_BN1_GAMMA][f] / sqrtf(m->s[CF_BN1_VAR][f] + eps);
+
+		inf->bn1_scale[f] = s;
+		inf->bn1_shift[f] = m->p[CF_BN1_BETA][f] - m->s[CF_BN1_MEAN][f] * s;
+	}
+	/* bn2(W1 x + b1) = s2 ⊙ (W1 x) + s2 ⊙ (b1 − μ2) + β2 */
+	for (int h = 0; h < H; h++)
+	{
+		float		s = m->p[CF_BN2_GAMMA][h] / sqrtf(m->s[CF_BN2_VAR][h] + eps);
+		const float *wr = m->p[CF_W1] + (size_t) h * F;
+		float	   *fr = inf->W1 + (size_t) h * F;
+
+		for (int f = 0; f < F; f++)
+			fr[f] = wr[f] * s;
+		inf->c[h] = s * (m->p[CF_B1][h] - m->s[CF_BN2_MEAN][h]) + m->p[CF_BN2_BETA][h];
+		inf->w2[h] = m->p[CF_W2][h];
+	}
+	inf->b2 = m->p[CF_B2][0];
+}
+
+static void
+bn1_relu_row(const CfInference *inf, float *dst, const float *src, int half)
+{
+	int			E = inf->E;
+	const float *s = inf->bn1_scale + half * E;
+	const float *t = inf->bn1_shift + half * E;
+
+	for (int e = 0; e < E; e++)
+	{
+		float		y = src[e] * s[e] + t[e];
+
+		dst[e] = y > 0.0f ? y : 0.0f;
+	}
+}
+
+void
+cf_inference_project(const CfInference *inf, const float *emb, int n, int half,
+					 float *tmp, float *out)
+{
+	int			E = inf->E,
+				F = 2 * E,
+				H = inf->H;
+
+	for (int r = 0; r < n; r++)
+		bn1_relu_row(inf, tmp + (size_t) r * E, emb + (size_t) r * E, half);
+	if (half == 1)
+		for (int r = 0; r < n; r++)
+			memcpy(out + (size_t) r * H, inf->c, H * sizeof(float));
+	/* out (n × H) += tmp (n × E) · W1[:, half]ᵀ, a column block of W1 (H × F) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, E,
+				1.0f, tmp, E, inf->W1 + half * E, F, half == 1 ? 1.0f : 0.0f, out, H);
+}
+
+void
+cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *users,
+				   const int32_t *items, int B, float *tmp, float *out)
+{
+	int			E = inf->E,
+				F = 2 * E,
+				H = inf->H;
+	float	   *x = tmp;
+	float	   *z = tmp + (size_t) B * F;
+
+	for (int b = 0; b < B; b++)
+	{
+		bn1_relu_row(inf, x + (size_t) b * F, m->p[CF_USER_EMB] + (size_t) users[b] * E, 0);
+		bn1_relu_row(inf, x + (size_t) b * F + E, m->p[CF_ITEM_EMB] + (size_t) items[b] * E, 1);
+	}
+	cf_linear_forward(z, x, inf->W1, inf->c, B, F, H);
+	for (size_t i = 0; i < (size_t) B * H; i++)
+		z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, B, H, 1.0f, z, H, inf->w2, 1, 0.0f, out, 1);
+	for (int b = 0; b < B; b++)
+		out[b] += inf->b2;
+}

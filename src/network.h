@@ -1,0 +1,202 @@
+/*
+ * network.h — the seed's network: parameter layout, one forward and one
+ * backward function per layer, and the inference form.
+ *
+ *   x0 = [U[user] V[item]]                      B × 2E   (embedding)
+ *   x1 = dropout(relu(bn1(x0)), p_in)           B × 2E   (norm block)
+ *   h  = x1 · W1ᵀ + b1                          B × H    (linear, sgemm)
+ *   x2 = dropout(relu(bn2(h)), p_hidden)        B × H    (norm block)
+ *   ŷ  = x2 · w2 + b2                           B        (linear, sgemv)
+ *   loss = mean((ŷ − r)²)                                (mse)
+ *
+ * Batch norm, ReLU and dropout are one fused "norm block" layer: three
+ * element-wise passes over B × F would cost more memory traffic than the
+ * products around them.  All parameters live in one contiguous block, laid
+ * out as in llm.c: embeddings first, then the dense tensors, so the dense
+ * part is one span for the optimizer.  No PostgreSQL header here.
+ */
+#ifndef CFREC_NETWORK_H
+#define CFREC_NETWORK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "rng.h"
+
+typedef struct CfNetConfig
+{
+	int32_t		n_users;
+	int32_t		n_items;
+	int32_t		emb_dim;		/* E */
+	int32_t		hidden;			/* H */
+	float		dropout_in;		/* before the first linear layer */
+	float		dropout_hidden; /* before the output layer */
+	float		bn_momentum;	/* running statistics, PyTorch's convention */
+	float		bn_eps;
+} CfNetConfig;
+
+/* The seed's sizes: E 100, H 500, dropout 0.1 / 0.2, batch norm 0.1 / 1e-5. */
+void		cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items);
+
+enum CfParamTensor
+{
+	CF_USER_EMB,				/* n_users × E */
+	CF_ITEM_EMB,				/* n_items × E */
+	CF_BN1_GAMMA,				/* 2E */
+	CF_BN1_BETA,				/* 2E */
+	CF_W1,						/* H × 2E */
+	CF_B1,						/* H */
+	CF_BN2_GAMMA,				/* H */
+	CF_BN2_BETA,				/* H */
+	CF_W2,						/* H */
+	CF_B2,						/* 1 */
+	CF_NUM_PARAMS
+};
+#define CF_FIRST_DENSE CF_BN1_GAMMA
+
+/* Names used in the model store, PyTorch's state_dict names. */
+extern const char *const cf_param_names[CF_NUM_PARAMS];
+
+enum CfStatTensor
+{
+	CF_BN1_MEAN, CF_BN1_VAR,	/* 2E each */
+	CF_BN2_MEAN, CF_BN2_VAR,	/* H each */
+	CF_NUM_STATS
+};
+extern const char *const cf_stat_names[CF_NUM_STATS];
+
+/* Parameters and batch-norm running statistics: everything a model is. */
+typedef struct CfModel
+{
+	CfNetConfig cfg;
+	size_t		sizes[CF_NUM_PARAMS];
+	size_t		num_params;
+	size_t		dense_offset;	/* index of the first dense parameter */
+	float	   *params;
+	float	   *p[CF_NUM_PARAMS];
+	size_t		stat_sizes[CF_NUM_STATS];
+	float	   *stats;
+	float	   *s[CF_NUM_STATS];
+} CfModel;
+
+/* Sizes only, so callers can check memory before allocating. */
+void		cf_model_layout(CfModel *m, const CfNetConfig *cfg);
+void		cf_model_alloc(CfModel *m, const CfNetConfig *cfg, const CfAllocator *a);
+/* PyTorch's default initialisation, except embeddings ~ N(0, 0.01²). */
+void		cf_model_init(CfModel *m, uint64_t seed);
+
+/* Gradients of one embedding table for one batch: one row per distinct index. */
+typedef struct CfSparseGrad
+{
+	int32_t		n_rows;			/* rows of the table */
+	int32_t		dim;
+	int32_t		n_used;			/* distinct rows in this batch */
+	int32_t    *rows;			/* [n_used] table row of each slot */
+	float	   *grad;			/* [n_used × dim] */
+	int32_t    *slot;			/* [n_rows] slot of a row, valid when stamp matches */
+	uint32_t   *stamp;			/* [n_rows] batch number that last used the row */
+	uint32_t	batch;
+} CfSparseGrad;
+
+/* Activations and gradients for batches of up to max_batch rows. */
+typedef struct CfWorkspace
+{
+	int32_t		max_batch;
+	float	   *x0, *xhat1, *x1, *h, *xhat2, *x2, *yhat;
+	float	   *dyhat, *dh, *dx1, *dx0;
+	float	   *bn1_invstd, *bn2_invstd;
+	float	   *scratch;		/* 3 × max(2E, H): per-feature sums of a norm block */
+	float	   *dense_grads;	/* same layout as the dense tail of params */
+	float	   *g[CF_NUM_PARAMS];	/* into dense_grads; NULL for embeddings */
+	CfSparseGrad user_grad, item_grad;
+	CfRng		dropout_rng;
+} CfWorkspace;
+
+size_t		cf_workspace_bytes(const CfNetConfig *cfg, int32_t max_batch);
+void		cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch,
+							   uint64_t seed, const CfAllocator *a);
+
+/* ---- layers ---- */
+void		cf_embedding_forward(float *x0, const float *user_emb, const float *item_emb,
+								 const int32_t *users, const int32_t *items, int B, int E);
+/* Sums dx (B rows, stride floats apart) into one slot per distinct index. */
+void		cf_embedding_backward(CfSparseGrad *g, const float *dx, int stride,
+								  const int32_t *index, int B);
+
+/*
+ * out = dropout(relu(gamma · (x − μ)/σ + beta)).  Training: batch statistics,
+ * running ones updated, dropout drawn from rng.  Inference: running statistics,
+ * no dropout (rng unused).  xhat and invstd are kept for the backward pass.
+ * scratch holds 3F floats (2F for the backward).
+ */
+void		cf_norm_block_forward(float *out, float *xhat, float *invstd, const float *x,
+								  const float *gamma, const float *beta,
+								  float *running_mean, float *running_var,
+								  int B, int F, float momentum, float eps,
+								  float dropout, CfRng *rng, bool training, float *scratch);
+/* dx from dout; dgamma and dbeta are overwritten.  out is the forward output. */
+void		cf_norm_block_backward(float *dx, float *dgamma, float *dbeta,
+								   const float *dout, const float *out, const float *xhat,
+								   const float *gamma, const float *invstd,
+								   int B, int F, float dropout, float *scratch);
+
+/* out (B × out_dim) = in (B × in_dim) · Wᵀ (W is out_dim × in_dim) + b */
+void		cf_linear_forward(float *out, const float *in, const float *W, const float *b,
+							  int B, int in_dim, int out_dim);
+/* dW, db overwritten; din skipped when NULL. */
+void		cf_linear_backward(float *din, float *dW, float *db, const float *dout,
+							   const float *in, const float *W, int B, int in_dim, int out_dim);
+
+/* mean((ŷ − r)²) and its gradient. */
+double		cf_mse_forward(const float *yhat, const float *r, int B);
+void		cf_mse_backward(float *dyhat, const float *yhat, const float *r, int B);
+
+/* ---- the whole network ---- */
+/* Training-mode forward and backward of one batch; returns the batch MSE. */
+double		cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *users,
+									const int32_t *items, const float *ratings, int B);
+
+/*
+ * Inference form: bn1 becomes a per-feature affine map applied to the
+ * embeddings before ReLU, bn2 is folded into W1 and b1.  Then
+ *   ŷ = w2 · relu(P[user] + Q[item]) + b2,
+ *   P[u] = W1_user · relu(s ⊙ U[u] + t),  Q[i] = W1_item · relu(s ⊙ V[i] + t) + c.
+ */
+typedef struct CfInference
+{
+	int32_t		E, H;
+	float	   *bn1_scale, *bn1_shift;	/* 2E */
+	float	   *W1;				/* H × 2E, bn2 folded in */
+	float	   *c;				/* H, b1 and bn2 folded in */
+	float	   *w2;				/* H */
+	float		b2;
+} CfInference;
+
+void		cf_inference_alloc(CfInference *inf, const CfNetConfig *cfg, const CfAllocator *a);
+void		cf_inference_fold(CfInference *inf, const CfModel *m);
+/*
+ * out (n × H) = W1_half · relu(bn1 on emb rows) (+ c for items), for n rows of
+ * one embedding table.  half 0 = users, 1 = items.  tmp holds n × E floats.
+ */
+void		cf_inference_project(const CfInference *inf, const float *emb, int n, int half,
+								 float *tmp, float *out);
+static inline float
+cf_inference_score(const CfInference *inf, const float *pu, const float *qi)
+{
+	float		acc = 0.0f;
+
+	for (int h = 0; h < inf->H; h++)
+	{
+		float		z = pu[h] + qi[h];
+
+		acc += inf->w2[h] * (z > 0.0f ? z : 0.0f);
+	}
+	return acc + inf->b2;
+}
+/* Eval-mode predictions for B (user, item) pairs; tmp holds B × (2E + H) floats. */
+void		cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *users,
+							   const int32_t *items, int B, float *tmp, float *out);
+
+#endif

@@ -1,0 +1,327 @@
+#include "trainer.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+/* Independent random streams of one seed: see cf_rng_seed. */
+#define STREAM_SWEEP_BATCHES 3
+#define STREAM_SHUFFLE 4
+#define STREAM_DROPOUT 2
+
+void
+cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
+{
+	cf_net_config_default(&cfg->net, n_users, n_items);
+	cfg->epochs = 10;
+	cfg->batch_size = 1024;
+	cfg->lr = 0.0;
+	cfg->weight_decay = 1e-5;
+	cfg->cut_frac = 0.1;
+	cfg->ratio = 32.0;
+	cfg->start_lr = 1e-7;
+	cfg->end_lr = 10.0;
+	cfg->num_it = 100;
+	cfg->stop_div = true;
+	cfg->seed = 0;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int32_t
+effective_batch(const CfTrainConfig *cfg, const CfRatings *data)
+{
+	return data->n_train < cfg->batch_size ? (int32_t) data->n_train : cfg->batch_size;
+}
+
+size_t
+cf_train_bytes(const CfTrainConfig *cfg)
+{
+	CfModel		layout;
+	size_t		E = cfg->net.emb_dim,
+				F = 2 * E,
+				H = cfg->net.hidden;
+
+	cf_model_layout(&layout, &cfg->net);
+	return layout.num_params * sizeof(float) * 3	/* parameters, Adam m and v */
+		+ (4 * F + 2 * H) * sizeof(float)	/* batch-norm statistics */
+		+ cf_workspace_bytes(&cfg->net, cfg->batch_size)
+		+ (H * F + 2 * F + 2 * H) * sizeof(float)	/* inference form */
+		+ (size_t) CF_EVAL_BATCH * (F + H) * sizeof(float)
+		+ (size_t) cfg->batch_size * (2 * sizeof(int32_t) + sizeof(float))
+		+ (size_t) (cfg->num_it > 0 ? cfg->num_it : 0) * sizeof(CfSweepPoint)
+		+ (size_t) (cfg->epochs > 0 ? cfg->epochs : 0) * sizeof(CfEpochStats);
+}
+
+/* Batch buffers gathered from the shuffled order. */
+typedef struct Batch
+{
+	int32_t    *user;
+	int32_t    *item;
+	float	   *rating;
+} Batch;
+
+static void
+gather(Batch *b, const CfRatings *data, const int64_t *order, int64_t from, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int64_t		r = order[from + i];
+
+		b->user[i] = data->user[r];
+		b->item[i] = data->item[r];
+		b->rating[i] = data->rating[r];
+	}
+}
+
+static void
+shuffle(int64_t *order, int64_t n, CfRng *rng)
+{
+	for (int64_t i = n - 1; i > 0; i--)
+	{
+		int64_t		j = (int64_t) cf_rng_below(rng, (uint64_t) i + 1);
+		int64_t		t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+static double
+train_step(CfModel *model, CfAdam *opt, CfWorkspace *ws, const Batch *b, int n, float lr)
+{
+	double		loss = cf_net_forward_backward(model, ws, b->user, b->item, b->rating, n);
+
+	if (isfinite(loss))
+		cf_adam_step(opt, model, ws, lr);
+	return loss;
+}
+
+/* Everything one training needs besides the model. */
+typedef struct Trainer
+{
+	const CfTrainConfig *cfg;
+	const CfRatings *data;
+	const CfTrainCallbacks *cb;
+	CfModel    *model;
+	CfAdam		opt;
+	CfWorkspace ws;
+	CfInference inf;
+	float	   *eval_tmp;
+	int64_t    *order;
+	Batch		batch;
+	int32_t		B;
+} Trainer;
+
+static void
+report_batch(const Trainer *tr, const char *phase, int64_t done, int64_t total)
+{
+	if (tr->cb && tr->cb->on_batch)
+		tr->cb->on_batch(tr->cb->ctx, phase, done, total);
+}
+
+/* Back to the state right after initialisation: what the range test disturbed. */
+static void
+reset_to_initial(Trainer *tr)
+{
+	cf_model_init(tr->model, tr->cfg->seed);
+	cf_adam_reset(&tr->opt);
+	cf_rng_seed(&tr->ws.dropout_rng, tr->cfg->seed, STREAM_DROPOUT);
+}
+
+static int32_t
+lr_sweep(Trainer *tr, CfSweepPoint *out)
+{
+	const CfTrainConfig *cfg = tr->cfg;
+	int64_t		n = tr->data->n_train;
+	int64_t		pos = n;		/* forces a shuffle before the first batch */
+	CfRng		rng;
+	CfSmoother	smooth;
+	double		best = INFINITY;
+	int32_t		points = 0;
+
+	cf_rng_seed(&rng, cfg->seed, STREAM_SWEEP_BATCHES);
+	cf_smoother_init(&smooth, 0.98);
+	for (int32_t i = 0; i < cfg->num_it; i++)
+	{
+		double		lr = cf_sweep_lr(i, cfg->num_it, cfg->start_lr, cfg->end_lr);
+		double		loss,
+					smoothed;
+
+		if (pos + tr->B > n)
+		{
+			shuffle(tr->order, n, &rng);
+			pos = 0;
+		}
+		gather(&tr->batch, tr->data, tr->order, pos, tr->B);
+		pos += tr->B;
+		loss = train_step(tr->model, &tr->opt, &tr->ws, &tr->batch, tr->B, (float) lr);
+		smoothed = cf_smoother_add(&smooth, loss);
+		out[points].lr = lr;
+		out[points].loss = loss;
+		out[points].smoothed_loss = smoothed;
+		points++;
+		report_batch(tr, "range test", i + 1, cfg->num_it);
+		if (!isfinite(smoothed))
+			break;
+		if (cfg->stop_div && i > 0 && smoothed > 4.0 * best)
+			break;
+		if (smoothed < best)
+			best = smoothed;
+	}
+	return points;
+}
+
+double
+cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
+		int64_t from, int64_t to, float *tmp)
+{
+	float		pred[CF_EVAL_BATCH];
+	double		sum = 0.0;
+
+	if (to <= from)
+		return NAN;
+	for (int64_t start = from; start < to; start += CF_EVAL_BATCH)
+	{
+		int			n = (int) (to - start < CF_EVAL_BATCH ? to - start : CF_EVAL_BATCH);
+
+		cf_inference_batch(inf, model, data->user + start, data->item + start, n, tmp, pred);
+		for (int i = 0; i < n; i++)
+		{
+			double		p = pred[i];
+			double		d;
+
+			p = p < data->rating_min ? data->rating_min : p;
+			p = p > data->rating_max ? data->rating_max : p;
+			d = p - data->rating[start + i];
+			sum += d * d;
+		}
+	}
+	return sqrt(sum / (double) (to - from));
+}
+
+static void
+train_epochs(Trainer *tr, CfTrainResult *res)
+{
+	const CfTrainConfig *cfg = tr->cfg;
+	const CfRatings *data = tr->data;
+	int64_t		n = data->n_train;
+	int32_t		B = tr->B;
+	/* BatchNorm needs two rows: a last batch of one is dropped. */
+	int64_t		batches = n / B + (n % B >= 2 ? 1 : 0);
+	int64_t		total = batches * cfg->epochs;
+	int64_t		step = 0;
+	CfRng		rng;
+	double		start = now_seconds();
+
+	cf_rng_seed(&rng, cfg->seed, STREAM_SHUFFLE);
+	for (int32_t epoch = 0; epoch < cfg->epochs && !res->diverged; epoch++)
+	{
+		double		epoch_start = now_seconds();
+		double		loss_sum = 0.0,
+					lr = 0.0;
+		int64_t		seen = 0;
+		CfEpochStats *st = &res->epochs[epoch];
+
+		shuffle(tr->order, n, &rng);
+		for (int64_t b = 0; b < batches; b++)
+		{
+			int64_t		from = b * B;
+			int			size = (int) (n - from < B ? n - from : B);
+			double		loss;
+
+			lr = cf_stlr(step, total, res->lr, cfg->cut_frac, cfg->ratio);
+			gather(&tr->batch, data, tr->order, from, size);
+			loss = train_step(tr->model, &tr->opt, &tr->ws, &tr->batch, size, (float) lr);
+			step++;
+			if (!isfinite(loss))
+			{
+				res->diverged = true;
+				break;
+			}
+			loss_sum += loss * size;
+			seen += size;
+			report_batch(tr, "training", step, total);
+		}
+		st->epoch = epoch + 1;
+		st->epochs = cfg->epochs;
+		st->steps = step;
+		st->lr = lr;
+		st->train_loss = seen > 0 ? loss_sum / seen : NAN;
+		st->train_rmse = sqrt(st->train_loss);
+		st->ratings_per_sec = seen / (now_seconds() - epoch_start);
+		cf_inference_fold(&tr->inf, tr->model);
+		st->valid_rmse = cf_rmse(tr->model, &tr->inf, data, n, n + data->n_valid, tr->eval_tmp);
+		st->elapsed_seconds = now_seconds() - start;
+		res->n_epochs = epoch + 1;
+		if (tr->cb && tr->cb->on_epoch)
+			tr->cb->on_epoch(tr->cb->ctx, st);
+	}
+	res->train_seconds = now_seconds() - start;
+}
+
+void
+cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
+		 const CfRatings *data, const CfTrainCallbacks *cb, const CfAllocator *a)
+{
+	Trainer		tr;
+	size_t		E = cfg->net.emb_dim,
+				H = cfg->net.hidden;
+
+	memset(&tr, 0, sizeof(tr));
+	memset(res, 0, sizeof(*res));
+	res->suggested = -1;
+	tr.cfg = cfg;
+	tr.data = data;
+	tr.cb = cb;
+	tr.model = model;
+	tr.B = effective_batch(cfg, data);
+	cf_model_alloc(model, &cfg->net, a);
+	cf_model_init(model, cfg->seed);
+	cf_adam_alloc(&tr.opt, model, (float) cfg->weight_decay, a);
+	cf_workspace_alloc(&tr.ws, model, tr.B, cfg->seed, a);
+	cf_inference_alloc(&tr.inf, &cfg->net, a);
+	tr.eval_tmp = cf_alloc_floats(a, (size_t) CF_EVAL_BATCH * (2 * E + H));
+	tr.order = a->alloc0(a->ctx, (size_t) data->n_train * sizeof(int64_t));
+	for (int64_t i = 0; i < data->n_train; i++)
+		tr.order[i] = i;
+	tr.batch.user = a->alloc0(a->ctx, (size_t) tr.B * sizeof(int32_t));
+	tr.batch.item = a->alloc0(a->ctx, (size_t) tr.B * sizeof(int32_t));
+	tr.batch.rating = cf_alloc_floats(a, tr.B);
+	res->epochs = a->alloc0(a->ctx, (size_t) cfg->epochs * sizeof(CfEpochStats));
+	res->lr = cfg->lr;
+
+	if (cfg->lr <= 0.0 || cfg->sweep_only)
+	{
+		double		start = now_seconds();
+		double	   *lrs,
+				   *losses;
+
+		res->sweep = a->alloc0(a->ctx, (size_t) cfg->num_it * sizeof(CfSweepPoint));
+		res->n_sweep = lr_sweep(&tr, res->sweep);
+		lrs = a->alloc0(a->ctx, (size_t) res->n_sweep * sizeof(double));
+		losses = a->alloc0(a->ctx, (size_t) res->n_sweep * sizeof(double));
+		for (int32_t i = 0; i < res->n_sweep; i++)
+		{
+			lrs[i] = res->sweep[i].lr;
+			losses[i] = res->sweep[i].smoothed_loss;
+		}
+		res->suggested = cf_lr_suggest(CF_LR_VALLEY, lrs, losses, res->n_sweep);
+		if (cfg->lr <= 0.0)
+			res->lr = res->suggested >= 0 ? lrs[res->suggested] : NAN;
+		res->sweep_seconds = now_seconds() - start;
+		for (int64_t i = 0; i < data->n_train; i++)
+			tr.order[i] = i;
+		reset_to_initial(&tr);
+	}
+	if (cfg->sweep_only || !(res->lr > 0.0))
+		return;
+	train_epochs(&tr, res);
+}

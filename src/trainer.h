@@ -1,0 +1,113 @@
+/*
+ * trainer.h — from rating arrays to a trained model: the learning-rate range
+ * test, then epochs of shuffled mini-batches under the slanted triangular
+ * schedule, with a validation RMSE after each epoch.  No PostgreSQL header:
+ * the server reaches in through the callbacks (interrupts, progress, NOTICE).
+ */
+#ifndef CFREC_TRAINER_H
+#define CFREC_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "network.h"
+#include "optimizer.h"
+#include "schedule.h"
+
+/* Ratings with dense indices; the training rows come first, then validation. */
+typedef struct CfRatings
+{
+	int64_t		n_train;
+	int64_t		n_valid;
+	int32_t    *user;
+	int32_t    *item;
+	float	   *rating;
+	float		rating_min;
+	float		rating_max;
+} CfRatings;
+
+typedef struct CfTrainConfig
+{
+	CfNetConfig net;
+	int32_t		epochs;
+	int32_t		batch_size;
+	double		lr;				/* peak rate; ≤ 0 runs the range test first */
+	double		weight_decay;
+	double		cut_frac;
+	double		ratio;
+	double		start_lr;		/* range test */
+	double		end_lr;
+	int32_t		num_it;
+	bool		stop_div;		/* stop once the smoothed loss passes 4× its best */
+	bool		sweep_only;		/* run the range test and stop: no training */
+	uint64_t	seed;
+} CfTrainConfig;
+
+void		cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items);
+
+typedef struct CfSweepPoint
+{
+	double		lr;
+	double		loss;
+	double		smoothed_loss;
+} CfSweepPoint;
+
+typedef struct CfEpochStats
+{
+	int32_t		epoch;			/* 1-based */
+	int32_t		epochs;
+	int64_t		steps;			/* batches so far */
+	double		lr;				/* at the epoch's last batch */
+	double		train_loss;		/* mean batch MSE, training mode */
+	double		train_rmse;		/* sqrt of train_loss */
+	double		valid_rmse;		/* inference mode, clipped; NaN without validation rows */
+	double		ratings_per_sec;
+	double		elapsed_seconds;
+} CfEpochStats;
+
+typedef struct CfTrainCallbacks
+{
+	/* After every batch: the server checks for interrupts and reports progress. */
+	void		(*on_batch) (void *ctx, const char *phase, int64_t done, int64_t total);
+	void		(*on_epoch) (void *ctx, const CfEpochStats *stats);
+	void	   *ctx;
+} CfTrainCallbacks;
+
+typedef struct CfTrainResult
+{
+	bool		diverged;		/* the loss became NaN or infinite; training stopped */
+	CfSweepPoint *sweep;		/* NULL when lr was given */
+	int32_t		n_sweep;
+	int32_t		suggested;		/* index into sweep, −1 when none */
+	double		lr;				/* the peak rate trained with */
+	CfEpochStats *epochs;		/* [cfg.epochs] */
+	int32_t		n_epochs;
+	double		sweep_seconds;
+	double		train_seconds;
+} CfTrainResult;
+
+/* Bytes the trainer will allocate beyond the ratings, for memory checks. */
+size_t		cf_train_bytes(const CfTrainConfig *cfg);
+
+/*
+ * Runs the range test (when cfg->lr ≤ 0 or sweep_only) and the training.  The
+ * model is allocated from a and initialised from cfg->seed.  The range test
+ * runs num_it batches at exponentially growing rates from that state, then
+ * the model, the optimizer and the random streams are put back to it, so the
+ * training that follows is the one a given lr would have run.
+ */
+void		cf_train_model(CfModel *model, CfTrainResult *result, const CfTrainConfig *cfg,
+					 const CfRatings *data, const CfTrainCallbacks *cb, const CfAllocator *a);
+
+/* Rows per inference batch; tmp of cf_rmse holds CF_EVAL_BATCH × (2E + H) floats. */
+#define CF_EVAL_BATCH 1024
+
+/*
+ * RMSE on rows [from, to) of data in inference mode, predictions clipped to
+ * the rating range; inf must already be folded from model.
+ */
+double		cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
+					int64_t from, int64_t to, float *tmp);
+
+#endif

@@ -1,0 +1,266 @@
+#include "postgres.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/ps_status.h"
+#include "utils/timestamp.h"
+
+#include "dataset.h"
+#include "model_store.h"
+#include "pg_alloc.h"
+#include "training.h"
+
+int			cf_threads = 0;
+int			cf_max_memory_mb = 4096;
+
+static void
+check_range_int(const char *arg, int64 value, int64 min, int64 max)
+{
+	if (value < min || value > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between " INT64_FORMAT " and " INT64_FORMAT ", not " INT64_FORMAT,
+						arg, min, max, value)));
+}
+
+static void
+check_range_float(const char *arg, double value, double min, double max, bool min_inclusive,
+				  bool max_inclusive)
+{
+	bool		ok = isfinite(value) &&
+		(min_inclusive ? value >= min : value > min) &&
+		(max_inclusive ? value <= max : value < max);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be in %s%g, %g%s, not %g", arg,
+						min_inclusive ? "[" : "(", min, max, max_inclusive ? "]" : ")", value)));
+}
+
+void
+cf_check_request(const CfTrainRequest *req)
+{
+	const CfTrainConfig *c = &req->cfg;
+
+	check_range_int("embedding_dim", c->net.emb_dim, 1, 4096);
+	check_range_int("hidden", c->net.hidden, 1, 65536);
+	check_range_float("dropout", c->net.dropout_in, 0.0, 1.0, true, false);
+	check_range_float("dropout", c->net.dropout_hidden, 0.0, 1.0, true, false);
+	check_range_int("epochs", c->epochs, 1, 100000);
+	/* batch norm needs at least two rows per batch */
+	check_range_int("batch_size", c->batch_size, 2, 1 << 20);
+	if (c->lr != 0.0)			/* 0: not given */
+		check_range_float("lr", c->lr, 0.0, 100.0, false, true);
+	check_range_float("weight_decay", c->weight_decay, 0.0, 1.0, true, true);
+	check_range_float("valid_fraction", req->valid_fraction, 0.0, 1.0, true, false);
+	check_range_float("cut_frac", c->cut_frac, 0.0, 1.0, false, false);
+	check_range_float("ratio", c->ratio, 1.0, 1e6, true, true);
+	check_range_float("start_lr", c->start_lr, 0.0, 100.0, false, true);
+	check_range_float("end_lr", c->end_lr, c->start_lr, 1000.0, false, true);
+	check_range_int("num_it", c->num_it, 2, CF_MAX_SWEEP);
+}
+
+int
+cf_training_threads(void)
+{
+	if (cf_threads > 0)
+		return cf_threads;
+	return Max(1, (int) sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* ---- memory ---- */
+
+static Size
+dataset_bytes(int64 n_ratings, int32 n_users, int32 n_items, bool with_time)
+{
+	/* user, item, rating per row (+ time), the split's copy, ids, counts, means */
+	Size		per_row = 3 * 4 + (with_time ? 8 + 16 + 12 : 0);
+	Size		per_id = 8 + 4 + 4 + 8 + 24;	/* + hash entry, sums */
+
+	return (Size) n_ratings * per_row + (Size) (n_users + n_items) * per_id;
+}
+
+static void
+check_memory(Size bytes, const char *what)
+{
+	Size		limit = (Size) cf_max_memory_mb * 1024 * 1024;
+
+	if (bytes > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training would need about %zu MB of memory, more than cfrec.max_memory (%d MB)",
+						bytes / (1024 * 1024) + 1, cf_max_memory_mb),
+				 errdetail("%s", what),
+				 errhint("Raise cfrec.max_memory, or make the model smaller (embedding_dim, hidden, batch_size).")));
+}
+
+/* ---- progress ---- */
+
+typedef struct Progress
+{
+	double		started;
+	double		last_report;
+	const char *name;
+} Progress;
+
+static double
+seconds_now(void)
+{
+	return (double) GetCurrentTimestamp() / 1e6;
+}
+
+static void
+on_batch(void *ctx, const char *phase, int64_t done, int64_t total)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+format_eta(StringInfo buf, double seconds)
+{
+	if (seconds < 90)
+		appendStringInfo(buf, "%.0fs", seconds);
+	else if (seconds < 5400)
+		appendStringInfo(buf, "%.0fm", seconds / 60);
+	else
+		appendStringInfo(buf, "%.1fh", seconds / 3600);
+}
+
+static void
+on_epoch(void *ctx, const CfEpochStats *st)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "epoch %d/%d  train_rmse %.4f", st->epoch, st->epochs, st->train_rmse);
+	if (isfinite(st->valid_rmse))
+		appendStringInfo(&buf, "  valid_rmse %.4f", st->valid_rmse);
+	appendStringInfo(&buf, "  lr %.3g  %.0fk ratings/s  eta ", st->lr, st->ratings_per_sec / 1000);
+	format_eta(&buf, st->elapsed_seconds / st->epoch * (st->epochs - st->epoch));
+	ereport(NOTICE, (errmsg_internal("%s", buf.data)));
+	pfree(buf.data);
+}
+
+/* ---- the run ---- */
+
+static char *
+hyperparameters_json(const CfTrainRequest *req, double lr)
+{
+	const CfTrainConfig *c = &req->cfg;
+	StringInfoData j;
+
+	initStringInfo(&j);
+	appendStringInfo(&j, "{\"embedding_dim\": %d, \"hidden\": %d, \"dropout\": [%.17g, %.17g],"
+					 " \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, \"lr_given\": %s,"
+					 " \"weight_decay\": %.17g, \"valid_fraction\": %.17g, \"seed\": %llu,"
+					 " \"cut_frac\": %.17g, \"ratio\": %.17g, \"start_lr\": %.17g,"
+					 " \"end_lr\": %.17g, \"num_it\": %d, \"bn_momentum\": %.17g,"
+					 " \"bn_eps\": %.17g, \"adam_betas\": [0.9, 0.999], \"threads\": %d}",
+					 c->net.emb_dim, c->net.hidden, (double) c->net.dropout_in,
+					 (double) c->net.dropout_hidden, c->epochs, c->batch_size, lr,
+					 c->lr > 0 ? "true" : "false", c->weight_decay, req->valid_fraction,
+					 (unsigned long long) c->seed, c->cut_frac, c->ratio, c->start_lr, c->end_lr,
+					 c->num_it, (double) c->net.bn_momentum, (double) c->net.bn_eps,
+					 cf_training_threads());
+	return j.data;
+}
+
+static int64
+train_and_store(const CfTrainRequest *req, MemoryContext cxt)
+{
+	CfSource	src;
+	CfDataset	ds;
+	CfTrainConfig cfg = req->cfg;
+	CfModel		model;
+	CfTrainResult res;
+	CfAllocator alloc = cf_context_allocator(cxt);
+	CfTrainCallbacks cb = {on_batch, on_epoch, NULL};
+	CfTrainedModel tm;
+	CfInference inf;
+	float	   *tmp;
+	double		t0 = seconds_now();
+
+	cf_source_resolve(&src, req->relation, req->user_col, req->item_col, req->rating_col,
+					  req->time_col);
+	set_ps_display("cfrec: reading");
+	cf_dataset_read(&ds, &src);
+	cf_dataset_split(&ds, &src, req->valid_fraction, cfg.seed);
+	cfg.net.n_users = ds.n_users;
+	cfg.net.n_items = ds.n_items;
+	check_memory(dataset_bytes(ds.n_rows, ds.n_users, ds.n_items, src.time_col != NULL)
+				 + cf_train_bytes(&cfg) + (Size) ds.r.n_train * sizeof(int64),
+				 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
+						  (long long) ds.n_rows, ds.n_users, ds.n_items, cfg.net.emb_dim,
+						  cfg.net.hidden));
+
+	set_ps_display("cfrec: training");
+	cf_train_model(&model, &res, &cfg, &ds.r, &cb, &alloc);
+	if (!(res.lr > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the learning-rate range test found no usable rate"),
+				 errdetail("The loss was not finite or did not fall over the sweep from %g to %g.",
+						   cfg.start_lr, cfg.end_lr),
+				 errhint("Pass lr => a rate, for example lr => 0.001.")));
+	if (res.diverged)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training diverged: the loss became NaN or infinite in epoch %d",
+						res.n_epochs),
+				 errhint("Pass a smaller lr (this training used %g).", res.lr)));
+
+	cf_inference_alloc(&inf, &cfg.net, &alloc);
+	cf_inference_fold(&inf, &model);
+	tmp = cf_alloc_floats(&alloc, (size_t) CF_EVAL_BATCH * (2 * cfg.net.emb_dim + cfg.net.hidden));
+
+	memset(&tm, 0, sizeof(tm));
+	tm.name = req->name ? req->name : src.table;
+	tm.source = &src;
+	tm.data = &ds;
+	tm.cfg = &cfg;
+	tm.model = &model;
+	tm.result = &res;
+	tm.architecture = "seed";
+	tm.hyperparameters = hyperparameters_json(req, res.lr);
+	tm.train_rmse = cf_rmse(&model, &inf, &ds.r, 0, ds.r.n_train, tmp);
+	tm.valid_rmse = res.n_epochs > 0 ? res.epochs[res.n_epochs - 1].valid_rmse : NAN;
+	tm.load_seconds = seconds_now() - t0 - res.sweep_seconds - res.train_seconds;
+	set_ps_display("cfrec: storing");
+	return cf_store_save(&tm);
+}
+
+int64
+cf_run_training(const CfTrainRequest *req)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "cfrec training",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int64		id;
+	int			ps_len;
+	char	   *saved_ps;
+
+	cf_check_request(req);
+	saved_ps = pnstrdup(get_ps_display(&ps_len), ps_len);
+	openblas_set_num_threads(cf_training_threads());
+	PG_TRY();
+	{
+		id = train_and_store(req, cxt);
+	}
+	PG_FINALLY();
+	{
+		/* serving stays single-threaded */
+		openblas_set_num_threads(1);
+		set_ps_display(saved_ps);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return id;
+}

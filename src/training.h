@@ -1,0 +1,38 @@
+/*
+ * training.h — a training run inside the server: checks the arguments and
+ * the memory it will need, reads the relation, runs the trainer with
+ * interrupts and progress wired in, and stores the model.
+ */
+#ifndef CFREC_TRAINING_H
+#define CFREC_TRAINING_H
+
+#include "postgres.h"
+
+#include "trainer.h"
+
+/* Settings (GUCs), defined in cfrec.c. */
+extern int	cf_threads;
+extern int	cf_max_memory_mb;
+
+typedef struct CfTrainRequest
+{
+	const char *relation;
+	const char *name;			/* NULL: the relation's name */
+	const char *user_col;
+	const char *item_col;
+	const char *rating_col;
+	const char *time_col;
+	double		valid_fraction;
+	CfTrainConfig cfg;			/* n_users and n_items are filled in after reading */
+} CfTrainRequest;
+
+/* Checks every argument; an ERROR names the bad one and its valid range. */
+void		cf_check_request(const CfTrainRequest *req);
+
+/* Trains and stores; returns the new model's id. */
+int64		cf_run_training(const CfTrainRequest *req);
+
+/* BLAS threads for training: cfrec.threads, or one per core when 0. */
+int			cf_training_threads(void);
+
+#endif
