@@ -9,7 +9,7 @@ OBJS = $(MATH_OBJS) src/dataset.o src/model_store.o src/training.o src/server.o 
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
-TESTS = $(wildcard test/sql/*.sql)
+TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 

@@ -36,6 +36,10 @@ _PG_init(void)
 							NULL,
 							&cf_max_memory_mb, 4096, 1, INT_MAX / 2, PGC_SUSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("cfrec.progress",
+							 "Report training progress (per epoch and long phases) as NOTICEs.",
+							 NULL,
+							 &cf_progress, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("cfrec");
 	openblas_set_num_threads(1);
 }

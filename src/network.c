@@ -135,7 +135,7 @@ workspace_floats(const CfNetConfig *cfg, int32_t B)
 				H = cfg->hidden;
 
 	/* x0 xhat1 x1 dx1 dx0: B×F; h xhat2 x2 dh: B×H; yhat dyhat: B; invstd; scratch */
-	return 5 * B * F + 4 * B * H + 2 * (size_t) B + F + H + 3 * (F > H ? F : H);
+	return 5 * B * F + 4 * B * H + 2 * (size_t) B + F + H + 4 * (F > H ? F : H);
 }
 
 size_t
@@ -194,7 +194,7 @@ cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_
 	TAKE(dyhat, B);
 	TAKE(bn1_invstd, F);
 	TAKE(bn2_invstd, H);
-	TAKE(scratch, 3 * (F > H ? F : H));
+	TAKE(scratch, 4 * (F > H ? F : H));
 #undef TAKE
 	ws->dense_grads = cf_alloc_floats(a, m->num_params - m->dense_offset);
 	for (int i = CF_FIRST_DENSE; i < CF_NUM_PARAMS; i++)
@@ -258,18 +258,75 @@ cf_embedding_backward(CfSparseGrad *g, const float *dx, int stride, const int32_
  * Dropout masks are drawn 16 bits at a time, four per 64-bit draw: a rate is
  * resolved to 1/65536, far finer than any dropout anyone sets.
  */
-static inline void
-dropout_apply(float *row, int F, uint32_t threshold, float scale, CfRng *rng)
+static void
+draw_mask_bits(uint16_t *bits, int F, CfRng *rng)
 {
-	uint64_t	bits = 0;
+	for (int f = 0; f < F; f += 4)
+	{
+		uint64_t	r = cf_rng_next(rng);
 
+		for (int k = 0; k < 4 && f + k < F; k++)
+			bits[f + k] = (uint16_t) (r >> (16 * k));
+	}
+}
+
+/* Per-feature mean and inverse deviation of a batch; running statistics updated. */
+CF_VECTOR_CLONES static void
+batch_statistics(const float *restrict x, float *restrict mean, float *restrict var,
+				 float *restrict invstd, float *restrict running_mean,
+				 float *restrict running_var, int B, int F, float momentum, float eps)
+{
+	for (int f = 0; f < F; f++)
+		mean[f] = 0.0f, var[f] = 0.0f;
+	for (int b = 0; b < B; b++)
+	{
+		const float *restrict row = x + (size_t) b * F;
+
+		for (int f = 0; f < F; f++)
+			mean[f] += row[f];
+	}
+	for (int f = 0; f < F; f++)
+		mean[f] /= (float) B;
+	/* a second pass: the one-pass formula loses precision when |mean| ≫ σ */
+	for (int b = 0; b < B; b++)
+	{
+		const float *restrict row = x + (size_t) b * F;
+
+		for (int f = 0; f < F; f++)
+		{
+			float		d = row[f] - mean[f];
+
+			var[f] += d * d;
+		}
+	}
 	for (int f = 0; f < F; f++)
 	{
-		if ((f & 3) == 0)
-			bits = cf_rng_next(rng);
-		row[f] = ((uint32_t) (bits & 0xffff) < threshold) ? 0.0f : row[f] * scale;
-		bits >>= 16;
+		float		biased = var[f] / (float) B;
+		float		unbiased = B > 1 ? var[f] / (float) (B - 1) : biased;
+
+		invstd[f] = 1.0f / sqrtf(biased + eps);
+		running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * mean[f];
+		running_var[f] = (1.0f - momentum) * running_var[f] + momentum * unbiased;
 	}
+}
+
+/* One row of the block: normalise, affine, ReLU, then the dropout mask if any. */
+CF_VECTOR_CLONES static void
+norm_row(float *restrict out, float *restrict xhat, const float *restrict x,
+		 const float *restrict mean, const float *restrict invstd,
+		 const float *restrict scale, const float *restrict shift,
+		 const uint16_t *restrict bits, uint16_t threshold, float keep_scale, int F)
+{
+	for (int f = 0; f < F; f++)
+	{
+		float		y = x[f] * scale[f] + shift[f];
+
+		xhat[f] = (x[f] - mean[f]) * invstd[f];
+		out[f] = y > 0.0f ? y : 0.0f;
+	}
+	if (bits)
+		for (int f = 0; f < F; f++)
+			out[f] = bits[f] < threshold ? 0.0f : out[f] * keep_scale;
 }
 
 void
@@ -282,95 +339,52 @@ cf_norm_block_forward(float *out, float *xhat, float *invstd, const float *x,
 	float	   *mean = scratch,
 			   *scale = scratch + F,
 			   *shift = scratch + 2 * F;
+	bool		drop = training && dropout > 0.0f;
+	long		threshold = lrintf(dropout * 65536.0f);
+	float		keep_scale = drop ? 1.0f / (1.0f - dropout) : 1.0f;
+	/* mask bits of one row live after the three per-feature vectors */
+	uint16_t   *bits = drop ? (uint16_t *) (scratch + 3 * F) : NULL;
 
 	if (training)
-	{
-		float	   *var = shift;	/* shift is computed from var's results */
-
-		/* Two passes in float: inputs are O(1) and B is small. */
-		for (int f = 0; f < F; f++)
-			mean[f] = 0.0f, var[f] = 0.0f;
-		for (int b = 0; b < B; b++)
-		{
-			const float *row = x + (size_t) b * F;
-
-			for (int f = 0; f < F; f++)
-				mean[f] += row[f];
-		}
-		for (int f = 0; f < F; f++)
-			mean[f] /= (float) B;
-		for (int b = 0; b < B; b++)
-		{
-			const float *row = x + (size_t) b * F;
-
-			for (int f = 0; f < F; f++)
-			{
-				float		d = row[f] - mean[f];
-
-				var[f] += d * d;
-			}
-		}
-		for (int f = 0; f < F; f++)
-		{
-			float		biased = var[f] / (float) B;
-			float		unbiased = B > 1 ? var[f] / (float) (B - 1) : biased;
-
-			invstd[f] = 1.0f / sqrtf(biased + eps);
-			running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * mean[f];
-			running_var[f] = (1.0f - momentum) * running_var[f] + momentum * unbiased;
-		}
-	}
+		/* var shares shift's memory: shift is computed from its results */
+		batch_statistics(x, mean, shift, invstd, running_mean, running_var, B, F, momentum, eps);
 	else
-	{
 		for (int f = 0; f < F; f++)
 		{
 			mean[f] = running_mean[f];
 			invstd[f] = 1.0f / sqrtf(running_var[f] + eps);
 		}
-	}
 	for (int f = 0; f < F; f++)
 	{
 		scale[f] = gamma[f] * invstd[f];
 		shift[f] = beta[f] - mean[f] * scale[f];
 	}
-
+	for (int b = 0; b < B; b++)
 	{
-		bool		drop = training && dropout > 0.0f;
-		uint32_t	threshold = (uint32_t) lrintf(dropout * 65536.0f);
-		float		keep_scale = drop ? 1.0f / (1.0f - dropout) : 1.0f;
-
-		for (int b = 0; b < B; b++)
-		{
-			const float *xr = x + (size_t) b * F;
-			float	   *hr = xhat + (size_t) b * F;
-			float	   *orow = out + (size_t) b * F;
-
-			for (int f = 0; f < F; f++)
-			{
-				float		y = xr[f] * scale[f] + shift[f];
-
-				hr[f] = (xr[f] - mean[f]) * invstd[f];
-				orow[f] = y > 0.0f ? y : 0.0f;
-			}
-			if (drop)
-				dropout_apply(orow, F, threshold, keep_scale, rng);
-		}
+		if (drop)
+			draw_mask_bits(bits, F, rng);
+		norm_row(out + (size_t) b * F, xhat + (size_t) b * F, x + (size_t) b * F, mean, invstd,
+				 scale, shift, bits, (uint16_t) (threshold > 65535 ? 65535 : threshold),
+				 keep_scale, F);
 	}
 }
 
-void
-cf_norm_block_backward(float *dx, float *dgamma, float *dbeta,
-					   const float *dout, const float *out, const float *xhat,
-					   const float *gamma, const float *invstd,
-					   int B, int F, float dropout, float *scratch)
+CF_VECTOR_CLONES void
+cf_norm_block_backward(float *dx, float *restrict dgamma, float *restrict dbeta,
+					   const float *dout, const float *restrict out,
+					   const float *restrict xhat, const float *restrict gamma,
+					   const float *restrict invstd, int B, int F, float dropout,
+					   float *restrict scratch)
 {
 	/*
 	 * out > 0 exactly where ReLU passed and dropout kept the unit, and then
 	 * d out / d y = 1/(1−p); elsewhere 0.  So out alone encodes both masks.
+	 * dx may be dout: each element is read before it is written.
 	 */
 	float		keep_scale = dropout > 0.0f ? 1.0f / (1.0f - dropout) : 1.0f;
-	float	   *sum_dy = scratch,
-			   *sum_dy_xhat = scratch + F;
+	float	   *restrict sum_dy = scratch;
+	float	   *restrict sum_dy_xhat = scratch + F;
+	float	   *restrict k = scratch + 2 * F;
 
 	for (int f = 0; f < F; f++)
 		sum_dy[f] = 0.0f, sum_dy_xhat[f] = 0.0f;
@@ -395,6 +409,7 @@ cf_norm_block_backward(float *dx, float *dgamma, float *dbeta,
 	{
 		dgamma[f] = sum_dy_xhat[f];
 		dbeta[f] = sum_dy[f];
+		k[f] = gamma[f] * invstd[f] / (float) B;
 	}
 	for (int b = 0; b < B; b++)
 	{
@@ -402,11 +417,7 @@ cf_norm_block_backward(float *dx, float *dgamma, float *dbeta,
 		float	   *dr = dx + (size_t) b * F;
 
 		for (int f = 0; f < F; f++)
-		{
-			float		k = gamma[f] * invstd[f] / (float) B;
-
-			dr[f] = k * ((float) B * dr[f] - sum_dy[f] - hr[f] * sum_dy_xhat[f]);
-		}
+			dr[f] = k[f] * ((float) B * dr[f] - sum_dy[f] - hr[f] * sum_dy_xhat[f]);
 	}
 }
 

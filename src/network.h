@@ -25,6 +25,16 @@
 #include "alloc.h"
 #include "rng.h"
 
+/*
+ * Element-wise passes are compiled for several instruction sets and the best
+ * is picked when the library loads, so one build runs well everywhere.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CF_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CF_VECTOR_CLONES
+#endif
+
 typedef struct CfNetConfig
 {
 	int32_t		n_users;
@@ -107,7 +117,7 @@ typedef struct CfWorkspace
 	float	   *x0, *xhat1, *x1, *h, *xhat2, *x2, *yhat;
 	float	   *dyhat, *dh, *dx1, *dx0;
 	float	   *bn1_invstd, *bn2_invstd;
-	float	   *scratch;		/* 3 × max(2E, H): per-feature sums of a norm block */
+	float	   *scratch;		/* 4 × max(2E, H): per-feature vectors of a norm block */
 	float	   *dense_grads;	/* same layout as the dense tail of params */
 	float	   *g[CF_NUM_PARAMS];	/* into dense_grads; NULL for embeddings */
 	CfSparseGrad user_grad, item_grad;
@@ -129,7 +139,7 @@ void		cf_embedding_backward(CfSparseGrad *g, const float *dx, int stride,
  * out = dropout(relu(gamma · (x − μ)/σ + beta)).  Training: batch statistics,
  * running ones updated, dropout drawn from rng.  Inference: running statistics,
  * no dropout (rng unused).  xhat and invstd are kept for the backward pass.
- * scratch holds 3F floats (2F for the backward).
+ * scratch holds 4F floats (3F for the backward); dx may be the same array as dout.
  */
 void		cf_norm_block_forward(float *out, float *xhat, float *invstd, const float *x,
 								  const float *gamma, const float *beta,

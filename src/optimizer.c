@@ -28,7 +28,7 @@ cf_adam_reset(CfAdam *opt)
  * The update of n consecutive parameters; step_size and bc2_sqrt carry the
  * bias corrections, as torch.optim.Adam computes them.
  */
-static inline void
+CF_VECTOR_CLONES static void
 adam_span(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
 		  size_t n, float b1, float b2, float eps, float wd, float step_size, float bc2_sqrt)
 {

@@ -18,6 +18,7 @@
 
 int			cf_threads = 0;
 int			cf_max_memory_mb = 4096;
+bool		cf_progress = true;
 
 static void
 check_range_int(const char *arg, int64 value, int64 min, int64 max)
@@ -138,6 +139,8 @@ on_epoch(void *ctx, const CfEpochStats *st)
 {
 	StringInfoData buf;
 
+	if (!cf_progress)
+		return;
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "epoch %d/%d  train_rmse %.4f", st->epoch, st->epochs, st->train_rmse);
 	if (isfinite(st->valid_rmse))

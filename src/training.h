@@ -13,6 +13,7 @@
 /* Settings (GUCs), defined in cfrec.c. */
 extern int	cf_threads;
 extern int	cf_max_memory_mb;
+extern bool cf_progress;
 
 typedef struct CfTrainRequest
 {
