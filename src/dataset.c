@@ -330,6 +330,12 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 				continue;
 			}
 			rating = DatumGetFloat8(d[2]);
+			if (isfinite(rating) && !isfinite((float) rating))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is out of range for real",
+								DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display),
+						 errhint("Scale the ratings into a usual range, for example in a view.")));
 			if (!isfinite(rating))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
