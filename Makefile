@@ -7,7 +7,11 @@ MODULE_big = cfrec
 MATH_OBJS = src/rng.o src/network.o src/optimizer.o src/schedule.o src/trainer.o src/svg.o
 OBJS = $(MATH_OBJS) src/dataset.o src/model_store.o src/training.o src/server.o src/cfrec.o
 
-DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+# The install script is assembled from sql/parts/ (one file per feature, so
+# features can be written independently); upgrade scripts are kept as they are.
+CFREC_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = $(CFREC_SCRIPT)
+DATA = $(filter-out $(CFREC_SCRIPT),$(wildcard sql/$(EXTENSION)--*.sql))
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
@@ -39,6 +43,11 @@ test/c/%.test: test/c/%.c test/c/tap.h $(MATH_SRCS) $(wildcard src/*.h)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(CTEST_CFLAGS) -Isrc -o $@ $< $(MATH_SRCS) -lopenblas -lm
 
 ctest: $(CTESTS)
+
+$(CFREC_SCRIPT): $(sort $(wildcard sql/parts/*.sql))
+	{ echo '-- Generated from sql/parts/ by make: edit those files instead.'; \
+	  echo '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
+	  cat $^; } > $@
 
 # Rebuild every object when a header changes: the headers are few and shared.
 $(OBJS): $(wildcard src/*.h)

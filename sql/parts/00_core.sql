@@ -1,5 +1,3 @@
--- cfrec 0.1.0: train a collaborative-filtering network inside PostgreSQL.
-\echo Use "CREATE EXTENSION cfrec" to load this file. \quit
 
 -- The catalog lives in its own schema so that the user's search_path never
 -- decides which table a model is read from or written to.
