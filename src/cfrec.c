@@ -12,13 +12,21 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "curves.h"
+#include "schedule.h"
 #include "model_store.h"
 #include "server.h"
+#include "settings.h"
 #include "training.h"
 
 PG_MODULE_MAGIC;
+
+int			cf_threads = 0;
+int			cf_max_memory_mb = 4096;
+bool		cf_progress = true;
 
 void		_PG_init(void);
 
@@ -178,4 +186,158 @@ Datum
 cf_model_id(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(cf_store_model_id(text_arg_or_null(fcinfo, 0)));
+}
+
+/* ---- range tests, schedule, curves ---- */
+
+/*
+ * The sweep cf_find_lr and cf_lr_suggestions work on: a fresh one on the
+ * relation (argument 0) when given, else the one stored with the model.
+ */
+static void
+sweep_from_args(FunctionCallInfo fcinfo, CfSweep *sweep)
+{
+	CfTrainRequest req;
+	CfSweepPoint *points;
+	int32		suggested;
+	int32		n;
+
+	if (PG_ARGISNULL(0))
+	{
+		cf_sweep_of_model(text_arg_or_null(fcinfo, 1), sweep);
+		return;
+	}
+	for (int i = 2; i < PG_NARGS(); i++)
+		if (i < 6 || i > 8)		/* the column names may be detected */
+			require_arg(fcinfo, i, "every range-test argument but the column names");
+	memset(&req, 0, sizeof(req));
+	cf_train_config_default(&req.cfg, 0, 0);
+	req.relation = text_arg_or_null(fcinfo, 0);
+	req.cfg.start_lr = PG_GETARG_FLOAT8(2);
+	req.cfg.end_lr = PG_GETARG_FLOAT8(3);
+	req.cfg.num_it = PG_GETARG_INT32(4);
+	req.cfg.stop_div = PG_GETARG_BOOL(5);
+	req.user_col = text_arg_or_null(fcinfo, 6);
+	req.item_col = text_arg_or_null(fcinfo, 7);
+	req.rating_col = text_arg_or_null(fcinfo, 8);
+	req.cfg.net.emb_dim = PG_GETARG_INT32(9);
+	req.cfg.net.hidden = PG_GETARG_INT32(10);
+	dropout_arg(fcinfo, 11, &req.cfg.net);
+	req.cfg.batch_size = PG_GETARG_INT32(12);
+	req.cfg.weight_decay = PG_GETARG_FLOAT8(13);
+	req.cfg.seed = (uint64) PG_GETARG_INT64(14);
+	req.valid_fraction = 0.0;	/* the sweep sees every rating */
+	n = cf_run_sweep(&req, &points, &suggested);
+	cf_sweep_of_points(points, n, suggested, sweep);
+}
+
+static Datum
+float8_datum_or_null(double x, bool *isnull)
+{
+	*isnull = !isfinite(x);
+	return Float8GetDatum(*isnull ? 0.0 : x);
+}
+
+PG_FUNCTION_INFO_V1(cf_find_lr);
+Datum
+cf_find_lr(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CfSweep		sweep;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sweep_from_args(fcinfo, &sweep);
+	for (int32 i = 0; i < sweep.n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Float8GetDatum(sweep.lr[i]);
+		values[2] = float8_datum_or_null(sweep.loss[i], &nulls[2]);
+		values[3] = float8_datum_or_null(sweep.smoothed[i], &nulls[3]);
+		values[4] = BoolGetDatum(i == sweep.suggested);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(cf_lr_suggestions);
+Datum
+cf_lr_suggestions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CfSweep		sweep;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sweep_from_args(fcinfo, &sweep);
+	for (int rule = 0; rule < CF_NUM_LR_RULES; rule++)
+	{
+		int			idx = cf_lr_suggest(rule, sweep.lr, sweep.smoothed, sweep.n);
+		Datum		values[4];
+		bool		nulls[4] = {false, idx < 0, idx < 0, false};
+
+		values[0] = CStringGetTextDatum(cf_lr_rule_names[rule]);
+		values[1] = Float8GetDatum(idx < 0 ? 0.0 : cf_lr_suggest_rate(rule, sweep.lr, sweep.smoothed, sweep.n));
+		values[2] = Int32GetDatum(idx + 1);
+		values[3] = BoolGetDatum(rule == CF_LR_VALLEY);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+/* Longer schedules than this are better sampled than listed. */
+#define MAX_SCHEDULE_STEPS 100000000
+
+PG_FUNCTION_INFO_V1(cf_lr_schedule);
+Datum
+cf_lr_schedule(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		total = PG_GETARG_INT32(0);
+	double		eta = PG_GETARG_FLOAT8(1),
+				cut_frac = PG_GETARG_FLOAT8(2),
+				ratio = PG_GETARG_FLOAT8(3);
+
+	if (total < 1 || total > MAX_SCHEDULE_STEPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("total_steps must be between 1 and %d, not %d", MAX_SCHEDULE_STEPS, total)));
+	if (!(eta > 0.0) || !isfinite(eta))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("eta_max must be a positive rate, not %g", eta)));
+	if (!(cut_frac > 0.0 && cut_frac < 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cut_frac must be in (0, 1), not %g", cut_frac)));
+	if (!(ratio >= 1.0) || !isfinite(ratio))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ratio must be at least 1, not %g", ratio)));
+	InitMaterializedSRF(fcinfo, 0);
+	for (int32 t = 0; t < total; t++)
+	{
+		Datum		values[2] = {Int32GetDatum(t + 1), Float8GetDatum(cf_stlr(t, total, eta, cut_frac, ratio))};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if ((t & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(cf_plot_lr);
+Datum
+cf_plot_lr(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cf_plot_lr_svg(text_arg_or_null(fcinfo, 0)));
+}
+
+PG_FUNCTION_INFO_V1(cf_plot_training);
+Datum
+cf_plot_training(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cf_plot_training_svg(text_arg_or_null(fcinfo, 0)));
 }

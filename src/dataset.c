@@ -12,11 +12,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "dataset.h"
 #include "idmap.h"
 #include "rng.h"
+#include "settings.h"
 
 /* Rows per SPI cursor fetch: bounded memory whatever the relation's size. */
 #define FETCH_CHUNK 10000
@@ -286,6 +288,8 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 	double		sum = 0.0;
 	float		rmin = INFINITY,
 				rmax = -INFINITY;
+	TimestampTz started = GetCurrentTimestamp(),
+				last_notice = started;
 
 	memset(ds, 0, sizeof(*ds));
 	rows.cxt = caller;
@@ -359,6 +363,20 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 		}
 		SPI_freetuptable(tt);
 		CHECK_FOR_INTERRUPTS();
+		if (cf_progress)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (now - last_notice >= CF_PROGRESS_INTERVAL * USECS_PER_SEC)
+			{
+				ereport(NOTICE,
+						(errmsg_internal("reading %s: " INT64_FORMAT " rows, %.0fk rows/s",
+										 src->display, rows.n + ds->n_skipped,
+										 (rows.n + ds->n_skipped) / 1e3 /
+										 ((now - started) / (double) USECS_PER_SEC))));
+				last_notice = now;
+			}
+		}
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();

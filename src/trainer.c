@@ -181,7 +181,7 @@ lr_sweep(Trainer *tr, CfSweepPoint *out)
 
 double
 cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
-		int64_t from, int64_t to, float *tmp)
+		int64_t from, int64_t to, float *tmp, const CfTrainCallbacks *cb)
 {
 	float		pred[CF_EVAL_BATCH];
 	double		sum = 0.0;
@@ -203,6 +203,9 @@ cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
 			d = p - data->rating[start + i];
 			sum += d * d;
 		}
+		if (cb && cb->on_batch)
+			cb->on_batch(cb->ctx, "validating", (start - from) / CF_EVAL_BATCH + 1,
+						 (to - from + CF_EVAL_BATCH - 1) / CF_EVAL_BATCH);
 	}
 	return sqrt(sum / (double) (to - from));
 }
@@ -258,7 +261,8 @@ train_epochs(Trainer *tr, CfTrainResult *res)
 		st->train_rmse = sqrt(st->train_loss);
 		st->ratings_per_sec = seen / (now_seconds() - epoch_start);
 		cf_inference_fold(&tr->inf, tr->model);
-		st->valid_rmse = cf_rmse(tr->model, &tr->inf, data, n, n + data->n_valid, tr->eval_tmp);
+		st->valid_rmse = cf_rmse(tr->model, &tr->inf, data, n, n + data->n_valid, tr->eval_tmp,
+								 tr->cb);
 		st->elapsed_seconds = now_seconds() - start;
 		res->n_epochs = epoch + 1;
 		if (tr->cb && tr->cb->on_epoch)

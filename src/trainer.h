@@ -105,9 +105,10 @@ void		cf_train_model(CfModel *model, CfTrainResult *result, const CfTrainConfig 
 
 /*
  * RMSE on rows [from, to) of data in inference mode, predictions clipped to
- * the rating range; inf must already be folded from model.
+ * the rating range; inf must already be folded from model.  cb (may be NULL)
+ * hears of every batch, phase "validating".
  */
 double		cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
-					int64_t from, int64_t to, float *tmp);
+					int64_t from, int64_t to, float *tmp, const CfTrainCallbacks *cb);
 
 #endif

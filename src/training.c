@@ -14,11 +14,8 @@
 #include "dataset.h"
 #include "model_store.h"
 #include "pg_alloc.h"
+#include "settings.h"
 #include "training.h"
-
-int			cf_threads = 0;
-int			cf_max_memory_mb = 4096;
-bool		cf_progress = true;
 
 static void
 check_range_int(const char *arg, int64 value, int64 min, int64 max)
@@ -106,9 +103,10 @@ check_memory(Size bytes, const char *what)
 
 typedef struct Progress
 {
-	double		started;
-	double		last_report;
-	const char *name;
+	const char *phase;			/* phase of the last report */
+	double		phase_start;
+	double		last_notice;
+	double		last_title;
 } Progress;
 
 static double
@@ -117,10 +115,51 @@ seconds_now(void)
 	return (double) GetCurrentTimestamp() / 1e6;
 }
 
+static void format_eta(StringInfo buf, double seconds);
+
+/*
+ * After each batch: interrupts always; the process title (ps,
+ * pg_stat_activity's backend shows it too) at most once a second; a NOTICE
+ * with counts and an ETA at most every CF_PROGRESS_INTERVAL seconds.
+ */
 static void
 on_batch(void *ctx, const char *phase, int64_t done, int64_t total)
 {
+	Progress   *p = ctx;
+	double		now;
+
 	CHECK_FOR_INTERRUPTS();
+	if (done % 16 != 0 && done != 1)
+		return;
+	now = seconds_now();
+	if (p->phase != phase)
+	{
+		p->phase = phase;
+		p->phase_start = now;
+		p->last_notice = now;
+	}
+	if (now - p->last_title >= 1.0)
+	{
+		char		title[96];
+
+		snprintf(title, sizeof(title), "cfrec: %s %lld/%lld", phase, (long long) done,
+				 (long long) total);
+		set_ps_display(title);
+		p->last_title = now;
+	}
+	if (cf_progress && now - p->last_notice >= CF_PROGRESS_INTERVAL && done < total)
+	{
+		StringInfoData buf;
+		double		elapsed = now - p->phase_start;
+
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "%s: step %lld/%lld (%.0f%%), eta ", phase, (long long) done,
+						 (long long) total, 100.0 * done / total);
+		format_eta(&buf, elapsed / done * (total - done));
+		ereport(NOTICE, (errmsg_internal("%s", buf.data)));
+		pfree(buf.data);
+		p->last_notice = now;
+	}
 }
 
 static void
@@ -175,77 +214,101 @@ hyperparameters_json(const CfTrainRequest *req, double lr)
 	return j.data;
 }
 
-static int64
-train_and_store(const CfTrainRequest *req, MemoryContext cxt)
+/* A relation read, split and checked against the memory limit. */
+typedef struct Prepared
 {
 	CfSource	src;
 	CfDataset	ds;
-	CfTrainConfig cfg = req->cfg;
-	CfModel		model;
-	CfTrainResult res;
-	CfAllocator alloc = cf_context_allocator(cxt);
-	CfTrainCallbacks cb = {on_batch, on_epoch, NULL};
-	CfTrainedModel tm;
-	CfInference inf;
-	float	   *tmp;
-	double		t0 = seconds_now();
+	CfTrainConfig cfg;
+	double		started;
+} Prepared;
 
-	cf_source_resolve(&src, req->relation, req->user_col, req->item_col, req->rating_col,
+static void
+prepare(Prepared *p, const CfTrainRequest *req)
+{
+	p->started = seconds_now();
+	p->cfg = req->cfg;
+	cf_source_resolve(&p->src, req->relation, req->user_col, req->item_col, req->rating_col,
 					  req->time_col);
 	set_ps_display("cfrec: reading");
-	cf_dataset_read(&ds, &src);
-	cf_dataset_split(&ds, &src, req->valid_fraction, cfg.seed);
-	cfg.net.n_users = ds.n_users;
-	cfg.net.n_items = ds.n_items;
-	check_memory(dataset_bytes(ds.n_rows, ds.n_users, ds.n_items, src.time_col != NULL)
-				 + cf_train_bytes(&cfg) + (Size) ds.r.n_train * sizeof(int64),
+	cf_dataset_read(&p->ds, &p->src);
+	cf_dataset_split(&p->ds, &p->src, req->valid_fraction, p->cfg.seed);
+	p->cfg.net.n_users = p->ds.n_users;
+	p->cfg.net.n_items = p->ds.n_items;
+	check_memory(dataset_bytes(p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->src.time_col != NULL)
+				 + cf_train_bytes(&p->cfg) + (Size) p->ds.r.n_train * sizeof(int64),
 				 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
-						  (long long) ds.n_rows, ds.n_users, ds.n_items, cfg.net.emb_dim,
-						  cfg.net.hidden));
+						  (long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items,
+						  p->cfg.net.emb_dim, p->cfg.net.hidden));
+}
 
-	set_ps_display("cfrec: training");
-	cf_train_model(&model, &res, &cfg, &ds.r, &cb, &alloc);
-	if (!(res.lr > 0.0))
+static void
+train(Prepared *p, CfModel *model, CfTrainResult *res, MemoryContext cxt)
+{
+	CfAllocator alloc = cf_context_allocator(cxt);
+	Progress	progress = {0};
+	CfTrainCallbacks cb = {on_batch, on_epoch, &progress};
+
+	cf_train_model(model, res, &p->cfg, &p->ds.r, &cb, &alloc);
+	if (!p->cfg.sweep_only && !(res->lr > 0.0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the learning-rate range test found no usable rate"),
 				 errdetail("The loss was not finite or did not fall over the sweep from %g to %g.",
-						   cfg.start_lr, cfg.end_lr),
+						   p->cfg.start_lr, p->cfg.end_lr),
 				 errhint("Pass lr => a rate, for example lr => 0.001.")));
-	if (res.diverged)
+	if (res->diverged)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training diverged: the loss became NaN or infinite in epoch %d",
-						res.n_epochs),
-				 errhint("Pass a smaller lr (this training used %g).", res.lr)));
+						res->n_epochs),
+				 errhint("Pass a smaller lr (this training used %g).", res->lr)));
+}
 
-	cf_inference_alloc(&inf, &cfg.net, &alloc);
+static int64
+train_and_store(const CfTrainRequest *req, MemoryContext cxt)
+{
+	Prepared	p;
+	CfModel		model;
+	CfTrainResult res;
+	CfAllocator alloc = cf_context_allocator(cxt);
+	CfTrainedModel tm;
+	CfInference inf;
+	float	   *tmp;
+
+	prepare(&p, req);
+	set_ps_display("cfrec: training");
+	train(&p, &model, &res, cxt);
+
+	cf_inference_alloc(&inf, &p.cfg.net, &alloc);
 	cf_inference_fold(&inf, &model);
-	tmp = cf_alloc_floats(&alloc, (size_t) CF_EVAL_BATCH * (2 * cfg.net.emb_dim + cfg.net.hidden));
+	tmp = cf_alloc_floats(&alloc, (size_t) CF_EVAL_BATCH * (2 * p.cfg.net.emb_dim + p.cfg.net.hidden));
 
 	memset(&tm, 0, sizeof(tm));
-	tm.name = req->name ? req->name : src.table;
-	tm.source = &src;
-	tm.data = &ds;
-	tm.cfg = &cfg;
+	tm.name = req->name ? req->name : p.src.table;
+	tm.source = &p.src;
+	tm.data = &p.ds;
+	tm.cfg = &p.cfg;
 	tm.model = &model;
 	tm.result = &res;
 	tm.architecture = "seed";
 	tm.hyperparameters = hyperparameters_json(req, res.lr);
-	tm.train_rmse = cf_rmse(&model, &inf, &ds.r, 0, ds.r.n_train, tmp);
+	tm.train_rmse = cf_rmse(&model, &inf, &p.ds.r, 0, p.ds.r.n_train, tmp, NULL);
 	tm.valid_rmse = res.n_epochs > 0 ? res.epochs[res.n_epochs - 1].valid_rmse : NAN;
-	tm.load_seconds = seconds_now() - t0 - res.sweep_seconds - res.train_seconds;
+	tm.load_seconds = seconds_now() - p.started - res.sweep_seconds - res.train_seconds;
 	set_ps_display("cfrec: storing");
 	return cf_store_save(&tm);
 }
 
-int64
-cf_run_training(const CfTrainRequest *req)
+/* Runs body with BLAS threads set for training and the process title restored after. */
+typedef void (*TrainingBody) (const CfTrainRequest *req, MemoryContext cxt, void *out);
+
+static void
+run_guarded(const CfTrainRequest *req, TrainingBody body, void *out)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "cfrec training",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	int64		id;
 	int			ps_len;
 	char	   *saved_ps;
 
@@ -254,7 +317,7 @@ cf_run_training(const CfTrainRequest *req)
 	openblas_set_num_threads(cf_training_threads());
 	PG_TRY();
 	{
-		id = train_and_store(req, cxt);
+		body(req, cxt, out);
 	}
 	PG_FINALLY();
 	{
@@ -265,5 +328,56 @@ cf_run_training(const CfTrainRequest *req)
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+}
+
+static void
+training_body(const CfTrainRequest *req, MemoryContext cxt, void *out)
+{
+	*(int64 *) out = train_and_store(req, cxt);
+}
+
+int64
+cf_run_training(const CfTrainRequest *req)
+{
+	int64		id;
+
+	run_guarded(req, training_body, &id);
 	return id;
+}
+
+typedef struct SweepOut
+{
+	MemoryContext caller;
+	CfSweepPoint *points;
+	int32		n;
+	int32		suggested;
+} SweepOut;
+
+static void
+sweep_body(const CfTrainRequest *req, MemoryContext cxt, void *out)
+{
+	SweepOut   *so = out;
+	Prepared	p;
+	CfModel		model;
+	CfTrainResult res;
+
+	prepare(&p, req);
+	p.cfg.sweep_only = true;
+	set_ps_display("cfrec: range test");
+	train(&p, &model, &res, cxt);
+	so->n = res.n_sweep;
+	so->suggested = res.suggested;
+	so->points = MemoryContextAlloc(so->caller, sizeof(CfSweepPoint) * Max(res.n_sweep, 1));
+	memcpy(so->points, res.sweep, sizeof(CfSweepPoint) * res.n_sweep);
+}
+
+int32
+cf_run_sweep(const CfTrainRequest *req, CfSweepPoint **points, int32 *suggested)
+{
+	SweepOut	so = {CurrentMemoryContext, NULL, 0, -1};
+
+	run_guarded(req, sweep_body, &so);
+	*points = so.points;
+	*suggested = so.suggested;
+	return so.n;
 }

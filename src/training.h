@@ -10,11 +10,6 @@
 
 #include "trainer.h"
 
-/* Settings (GUCs), defined in cfrec.c. */
-extern int	cf_threads;
-extern int	cf_max_memory_mb;
-extern bool cf_progress;
-
 typedef struct CfTrainRequest
 {
 	const char *relation;
@@ -32,6 +27,13 @@ void		cf_check_request(const CfTrainRequest *req);
 
 /* Trains and stores; returns the new model's id. */
 int64		cf_run_training(const CfTrainRequest *req);
+
+/*
+ * The range test alone (cfrec's cf_find_lr on a relation): no model is
+ * stored.  The sweep and the suggested index are palloc'd in the caller's
+ * memory context.
+ */
+int32		cf_run_sweep(const CfTrainRequest *req, CfSweepPoint **points, int32 *suggested);
 
 /* BLAS threads for training: cfrec.threads, or one per core when 0. */
 int			cf_training_threads(void);

@@ -152,14 +152,3 @@ CREATE FUNCTION cfrec.model_id(model text)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'cf_model_id'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
-
-CREATE FUNCTION cf_find_lr(model text DEFAULT NULL)
-    RETURNS TABLE (step int, lr float8, loss float8, smoothed_loss float8, suggested bool)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-        SELECT s.step, s.lr, s.loss, s.smoothed_loss, s.suggested
-          FROM cfrec.lr_sweeps s
-         WHERE s.model_id = cfrec.model_id(model)
-         ORDER BY s.step
-    $$;

@@ -86,7 +86,7 @@ SELECT * FROM cf_recommend(1, 0);
 SELECT * FROM cf_recommend(1, -1);
 SELECT cf_predict(1, 1, 'no_such_model');
 SELECT * FROM cf_recommend(1, 10, 'no_such_model');
-SELECT * FROM cf_find_lr('no_such_model');
+SELECT * FROM cf_find_lr(model => 'no_such_model');
 
 -- NULL arguments give NULL or no rows
 SELECT cf_predict(NULL, 1) IS NULL AS null_user, cf_predict(1, NULL) IS NULL AS null_item;
