@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "curves.h"
+#include "evaluate.h"
 #include "schedule.h"
 #include "model_store.h"
 #include "server.h"
@@ -340,4 +341,41 @@ Datum
 cf_plot_training(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cf_plot_training_svg(text_arg_or_null(fcinfo, 0)));
+}
+
+/* ---- evaluation ---- */
+
+PG_FUNCTION_INFO_V1(cf_evaluate);
+Datum
+cf_evaluate(PG_FUNCTION_ARGS)
+{
+	CfEvaluation ev;
+	TupleDesc	desc;
+	Datum		values[10];
+	bool		nulls[10] = {false};
+	int			k;
+
+	require_arg(fcinfo, 0, "test_relation");
+	require_arg(fcinfo, 2, "k");
+	k = PG_GETARG_INT32(2);
+	if (k <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be positive, not %d", k)));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "cf_evaluate must return a row");
+	cf_evaluate_model(&ev, text_arg_or_null(fcinfo, 0), text_arg_or_null(fcinfo, 1), k,
+					  PG_ARGISNULL(3) ? NAN : PG_GETARG_FLOAT8(3), text_arg_or_null(fcinfo, 4),
+					  text_arg_or_null(fcinfo, 5), text_arg_or_null(fcinfo, 6));
+	values[0] = Float8GetDatum(ev.rmse);
+	values[1] = Float8GetDatum(ev.mae);
+	values[2] = Int64GetDatum(ev.n_ratings);
+	values[3] = Int64GetDatum(ev.n_fallback);
+	values[4] = float8_datum_or_null(ev.precision_at_k, &nulls[4]);
+	values[5] = float8_datum_or_null(ev.recall_at_k, &nulls[5]);
+	values[6] = float8_datum_or_null(ev.ndcg_at_k, &nulls[6]);
+	values[7] = float8_datum_or_null(ev.hit_rate_at_k, &nulls[7]);
+	values[8] = Int64GetDatum(ev.n_ranked_users);
+	values[9] = Float8GetDatum(ev.relevant_at);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
