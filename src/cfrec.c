@@ -93,46 +93,61 @@ PG_FUNCTION_INFO_V1(cf_train);
 Datum
 cf_train(PG_FUNCTION_ARGS)
 {
-	static const char *const names[] = {
-		"relation", "name", "user_col", "item_col", "rating_col", "time_col",
-		"embedding_dim", "hidden", "dropout", "epochs", "batch_size", "lr", "weight_decay",
-		"valid_fraction", "seed", "cut_frac", "ratio", "start_lr", "end_lr", "num_it"
-	};
 	CfTrainRequest req;
 
-	/* text arguments 1–5 may be NULL (detect / default); every other must not */
-	require_arg(fcinfo, 0, names[0]);
-	for (int i = 6; i < PG_NARGS(); i++)
-		if (i != 11)			/* lr NULL: run the range test */
-			require_arg(fcinfo, i, names[i]);
-
+	require_arg(fcinfo, 0, "relation");
 	memset(&req, 0, sizeof(req));
+	/* every argument left NULL takes the architecture's value */
+	cf_architecture_defaults(&req, PG_ARGISNULL(20) ? "default" : text_arg_or_null(fcinfo, 20));
 	req.relation = text_arg_or_null(fcinfo, 0);
 	req.name = text_arg_or_null(fcinfo, 1);
 	req.user_col = text_arg_or_null(fcinfo, 2);
 	req.item_col = text_arg_or_null(fcinfo, 3);
 	req.rating_col = text_arg_or_null(fcinfo, 4);
 	req.time_col = text_arg_or_null(fcinfo, 5);
-	cf_train_config_default(&req.cfg, 0, 0);
-	req.cfg.net.emb_dim = PG_GETARG_INT32(6);
-	req.cfg.net.hidden = PG_GETARG_INT32(7);
-	dropout_arg(fcinfo, 8, &req.cfg.net);
-	req.cfg.epochs = PG_GETARG_INT32(9);
-	req.cfg.batch_size = PG_GETARG_INT32(10);
-	req.cfg.lr = PG_ARGISNULL(11) ? 0.0 : PG_GETARG_FLOAT8(11);
-	if (!PG_ARGISNULL(11) && !(req.cfg.lr > 0.0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lr must be positive, not %g", req.cfg.lr),
-				 errhint("Leave lr out to let the range test choose it.")));
-	req.cfg.weight_decay = PG_GETARG_FLOAT8(12);
-	req.valid_fraction = PG_GETARG_FLOAT8(13);
-	req.cfg.seed = (uint64) PG_GETARG_INT64(14);
-	req.cfg.cut_frac = PG_GETARG_FLOAT8(15);
-	req.cfg.ratio = PG_GETARG_FLOAT8(16);
-	req.cfg.start_lr = PG_GETARG_FLOAT8(17);
-	req.cfg.end_lr = PG_GETARG_FLOAT8(18);
-	req.cfg.num_it = PG_GETARG_INT32(19);
+	if (!PG_ARGISNULL(6))
+		req.cfg.net.emb_dim = PG_GETARG_INT32(6);
+	if (!PG_ARGISNULL(7))
+		req.cfg.net.hidden = PG_GETARG_INT32(7);
+	if (!PG_ARGISNULL(8))
+		dropout_arg(fcinfo, 8, &req.cfg.net);
+	if (!PG_ARGISNULL(9))
+		req.cfg.epochs = PG_GETARG_INT32(9);
+	if (!PG_ARGISNULL(10))
+		req.cfg.batch_size = PG_GETARG_INT32(10);
+	if (!PG_ARGISNULL(11))
+	{
+		req.cfg.lr = PG_GETARG_FLOAT8(11);
+		if (!(req.cfg.lr > 0.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lr must be positive, not %g", req.cfg.lr),
+					 errhint("Leave lr out to let the range test choose it.")));
+	}
+	if (!PG_ARGISNULL(12))
+		req.cfg.weight_decay = PG_GETARG_FLOAT8(12);
+	if (!PG_ARGISNULL(13))
+		req.valid_fraction = PG_GETARG_FLOAT8(13);
+	if (!PG_ARGISNULL(14))
+		req.cfg.seed = (uint64) PG_GETARG_INT64(14);
+	if (!PG_ARGISNULL(15))
+		req.cfg.cut_frac = PG_GETARG_FLOAT8(15);
+	if (!PG_ARGISNULL(16))
+		req.cfg.ratio = PG_GETARG_FLOAT8(16);
+	if (!PG_ARGISNULL(17))
+		req.cfg.start_lr = PG_GETARG_FLOAT8(17);
+	if (!PG_ARGISNULL(18))
+		req.cfg.end_lr = PG_GETARG_FLOAT8(18);
+	if (!PG_ARGISNULL(19))
+		req.cfg.num_it = PG_GETARG_INT32(19);
+	if (!PG_ARGISNULL(21))
+		req.cfg.net.dot_dim = PG_GETARG_INT32(21);
+	if (!PG_ARGISNULL(22))
+		req.cfg.row_weight_decay = PG_GETARG_FLOAT8(22);
+	if (!PG_ARGISNULL(23))
+		req.reg_user = PG_GETARG_FLOAT8(23);
+	if (!PG_ARGISNULL(24))
+		req.reg_item = PG_GETARG_FLOAT8(24);
 	if (req.name && req.name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -212,7 +227,7 @@ sweep_from_args(FunctionCallInfo fcinfo, CfSweep *sweep)
 		if (i < 6 || i > 8)		/* the column names may be detected */
 			require_arg(fcinfo, i, "every range-test argument but the column names");
 	memset(&req, 0, sizeof(req));
-	cf_train_config_default(&req.cfg, 0, 0);
+	cf_architecture_defaults(&req, "seed");
 	req.relation = text_arg_or_null(fcinfo, 0);
 	req.cfg.start_lr = PG_GETARG_FLOAT8(2);
 	req.cfg.end_lr = PG_GETARG_FLOAT8(3);

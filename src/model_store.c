@@ -206,15 +206,19 @@ insert_tensors(int64 id, const CfModel *m)
 	int32		F = 2 * m->cfg.emb_dim,
 				H = m->cfg.hidden;
 
+	/* tensors of a branch the architecture leaves out are empty: not stored */
 	for (int t = CF_FIRST_DENSE; t < CF_NUM_PARAMS; t++)
 	{
+		if (m->sizes[t] == 0)
+			continue;
 		if (t == CF_W1)
 			insert_tensor(plan, id, cf_param_names[t], m->p[t], H, F);
 		else
 			insert_tensor(plan, id, cf_param_names[t], m->p[t], (int32) m->sizes[t], 0);
 	}
 	for (int s = 0; s < CF_NUM_STATS; s++)
-		insert_tensor(plan, id, cf_stat_names[s], m->s[s], (int32) m->stat_sizes[s], 0);
+		if (m->stat_sizes[s] > 0)
+			insert_tensor(plan, id, cf_stat_names[s], m->s[s], (int32) m->stat_sizes[s], 0);
 }
 
 static void
@@ -284,10 +288,10 @@ cf_store_save(const CfTrainedModel *tm)
 				2, lock_types), lock_args, NULL, SPI_OK_SELECT);
 	delete_models_named(tm->name);
 	id = insert_model_row(tm);
-	insert_embeddings(id, "model_users", "user_id", ds->n_users, m->cfg.emb_dim, ds->user_ids,
-					  ds->user_count, ds->user_mean, m->p[CF_USER_EMB]);
-	insert_embeddings(id, "model_items", "item_id", ds->n_items, m->cfg.emb_dim, ds->item_ids,
-					  ds->item_count, ds->item_mean, m->p[CF_ITEM_EMB]);
+	insert_embeddings(id, "model_users", "user_id", ds->n_users, cf_row_width(&m->cfg),
+					  ds->user_ids, ds->user_count, ds->user_mean, m->p[CF_USER_EMB]);
+	insert_embeddings(id, "model_items", "item_id", ds->n_items, cf_row_width(&m->cfg),
+					  ds->item_ids, ds->item_count, ds->item_mean, m->p[CF_ITEM_EMB]);
 	insert_tensors(id, m);
 	insert_sweep(id, tm->result);
 	insert_training_log(id, tm->result);
@@ -355,6 +359,14 @@ float8_col(HeapTuple tup, TupleDesc desc, int col)
 	bool		isnull;
 
 	return DatumGetFloat8(SPI_getbinval(tup, desc, col, &isnull));
+}
+
+static bool
+bool_col(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+
+	return DatumGetBool(SPI_getbinval(tup, desc, col, &isnull));
 }
 
 static int32
@@ -435,10 +447,15 @@ load_tensors(int64 id, CfModel *m)
 	int			rc = SPI_execute_with_args("SELECT name, vals FROM cfrec.model_tensors"
 										   " WHERE model_id OPERATOR(pg_catalog.=) $1",
 										   1, types, v, NULL, true, 0);
-	int			found = 0;
+	int			found = 0,
+				expected = 0;
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tensors of model %lld", (long long) id);
+	for (int t = CF_FIRST_DENSE; t < CF_NUM_PARAMS; t++)
+		expected += m->sizes[t] > 0;
+	for (int s = 0; s < CF_NUM_STATS; s++)
+		expected += m->stat_sizes[s] > 0;
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -448,13 +465,13 @@ load_tensors(int64 id, CfModel *m)
 		Datum		vals = SPI_getbinval(tup, desc, 2, &isnull);
 
 		for (int t = CF_FIRST_DENSE; t < CF_NUM_PARAMS; t++)
-			if (strcmp(name, cf_param_names[t]) == 0)
+			if (m->sizes[t] > 0 && strcmp(name, cf_param_names[t]) == 0)
 				copy_floats(m->p[t], vals, m->sizes[t], name), found++;
 		for (int s = 0; s < CF_NUM_STATS; s++)
-			if (strcmp(name, cf_stat_names[s]) == 0)
+			if (m->stat_sizes[s] > 0 && strcmp(name, cf_stat_names[s]) == 0)
 				copy_floats(m->s[s], vals, m->stat_sizes[s], name), found++;
 	}
-	if (found != CF_NUM_PARAMS - CF_FIRST_DENSE + CF_NUM_STATS)
+	if (found != expected)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored model %lld is missing tensors", (long long) id),
@@ -478,7 +495,12 @@ cf_store_load(int64 id, CfStoredModel *out, MemoryContext ctx)
 							   " OPERATOR(pg_catalog.||) pg_catalog.quote_ident(source_table),"
 							   " user_col, item_col, rating_min, rating_max,"
 							   " rating_mean, n_users, n_items, embedding_dim, hidden,"
-							   " (hyperparameters OPERATOR(pg_catalog.->>) 'bn_eps')::pg_catalog.float8"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'bn_eps')::pg_catalog.float8,"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'mlp')::pg_catalog.bool,"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'dot_dim')::pg_catalog.int4,"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'biases')::pg_catalog.bool,"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'y_min')::pg_catalog.float8,"
+							   " (hyperparameters OPERATOR(pg_catalog.->>) 'y_max')::pg_catalog.float8"
 							   " FROM cfrec.models WHERE id OPERATOR(pg_catalog.=) $1",
 							   1, types, v, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -504,6 +526,11 @@ cf_store_load(int64 id, CfStoredModel *out, MemoryContext ctx)
 	cfg.emb_dim = int4_col(tup, desc, 10);
 	cfg.hidden = int4_col(tup, desc, 11);
 	cfg.bn_eps = (float) float8_col(tup, desc, 12);
+	cfg.mlp = bool_col(tup, desc, 13);
+	cfg.dot_dim = int4_col(tup, desc, 14);
+	cfg.biases = bool_col(tup, desc, 15);
+	cfg.y_min = (float) float8_col(tup, desc, 16);
+	cfg.y_max = (float) float8_col(tup, desc, 17);
 
 	alloc = cf_context_allocator(ctx);
 	cf_model_alloc(&out->model, &cfg, &alloc);
@@ -513,9 +540,9 @@ cf_store_load(int64 id, CfStoredModel *out, MemoryContext ctx)
 	out->item_count = palloc_extended(sizeof(int32) * cfg.n_items, MCXT_ALLOC_HUGE);
 	out->user_mean = palloc_extended(sizeof(float) * cfg.n_users, MCXT_ALLOC_HUGE);
 	out->item_mean = palloc_extended(sizeof(float) * cfg.n_items, MCXT_ALLOC_HUGE);
-	load_embeddings(id, "model_users", "user_id", cfg.n_users, cfg.emb_dim, out->user_ids,
+	load_embeddings(id, "model_users", "user_id", cfg.n_users, cf_row_width(&cfg), out->user_ids,
 					out->user_count, out->user_mean, out->model.p[CF_USER_EMB]);
-	load_embeddings(id, "model_items", "item_id", cfg.n_items, cfg.emb_dim, out->item_ids,
+	load_embeddings(id, "model_items", "item_id", cfg.n_items, cf_row_width(&cfg), out->item_ids,
 					out->item_count, out->item_mean, out->model.p[CF_ITEM_EMB]);
 	load_tensors(id, &out->model);
 	MemoryContextSwitchTo(old);

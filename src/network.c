@@ -19,8 +19,13 @@ cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items)
 {
 	cfg->n_users = n_users;
 	cfg->n_items = n_items;
+	cfg->mlp = true;
 	cfg->emb_dim = 100;
 	cfg->hidden = 500;
+	cfg->dot_dim = 0;
+	cfg->biases = false;
+	cfg->y_min = 0.0f;
+	cfg->y_max = 0.0f;
 	cfg->dropout_in = 0.1f;
 	cfg->dropout_hidden = 0.2f;
 	cfg->bn_momentum = 0.1f;
@@ -30,14 +35,15 @@ cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items)
 void
 cf_model_layout(CfModel *m, const CfNetConfig *cfg)
 {
-	size_t		E = cfg->emb_dim,
+	size_t		E = cfg->mlp ? cfg->emb_dim : 0,
 				F = 2 * E,
-				H = cfg->hidden;
+				H = cfg->mlp ? cfg->hidden : 0,
+				W = cf_row_width(cfg);
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
-	m->sizes[CF_USER_EMB] = (size_t) cfg->n_users * E;
-	m->sizes[CF_ITEM_EMB] = (size_t) cfg->n_items * E;
+	m->sizes[CF_USER_EMB] = (size_t) cfg->n_users * W;
+	m->sizes[CF_ITEM_EMB] = (size_t) cfg->n_items * W;
 	m->sizes[CF_BN1_GAMMA] = F;
 	m->sizes[CF_BN1_BETA] = F;
 	m->sizes[CF_W1] = H * F;
@@ -97,11 +103,15 @@ fill_constant(float *x, size_t n, float value)
 }
 
 void
-cf_model_init(CfModel *m, uint64_t seed)
+cf_model_init(CfModel *m, uint64_t seed, float offset)
 {
 	CfRng		rng;
-	int			F = 2 * m->cfg.emb_dim,
-				H = m->cfg.hidden;
+	const CfNetConfig *c = &m->cfg;
+	int			E = c->mlp ? c->emb_dim : 0,
+				F = 2 * E,
+				H = c->mlp ? c->hidden : 0,
+				W = cf_row_width(c);
+	int			normal_width = E + c->dot_dim;	/* the bias at the row's end starts at 0 */
 
 	cf_rng_seed(&rng, seed, 1);
 	/*
@@ -109,8 +119,13 @@ cf_model_init(CfModel *m, uint64_t seed)
 	 * batch mean, so batch norm maps them to a neutral input.
 	 */
 	for (int t = CF_USER_EMB; t <= CF_ITEM_EMB; t++)
-		for (size_t i = 0; i < m->sizes[t]; i++)
-			m->p[t][i] = (float) (0.01 * cf_rng_normal(&rng));
+	{
+		int32_t		rows = t == CF_USER_EMB ? c->n_users : c->n_items;
+
+		for (int32_t r = 0; r < rows; r++)
+			for (int k = 0; k < W; k++)
+				m->p[t][(size_t) r * W + k] = k < normal_width ? (float) (0.01 * cf_rng_normal(&rng)) : 0.0f;
+	}
 	fill_constant(m->p[CF_BN1_GAMMA], F, 1.0f);
 	fill_constant(m->p[CF_BN1_BETA], F, 0.0f);
 	/* nn.Linear: U(±1/sqrt(fan_in)) for weight and bias. */
@@ -119,7 +134,10 @@ cf_model_init(CfModel *m, uint64_t seed)
 	fill_constant(m->p[CF_BN2_GAMMA], H, 1.0f);
 	fill_constant(m->p[CF_BN2_BETA], H, 0.0f);
 	fill_uniform(m->p[CF_W2], H, 1.0f / sqrtf((float) H), &rng);
-	fill_uniform(m->p[CF_B2], 1, 1.0f / sqrtf((float) H), &rng);
+	if (isnan(offset))
+		fill_uniform(m->p[CF_B2], 1, 1.0f / sqrtf((float) H), &rng);
+	else
+		m->p[CF_B2][0] = offset;
 	fill_constant(m->s[CF_BN1_MEAN], F, 0.0f);
 	fill_constant(m->s[CF_BN1_VAR], F, 1.0f);
 	fill_constant(m->s[CF_BN2_MEAN], H, 0.0f);
@@ -131,23 +149,27 @@ cf_model_init(CfModel *m, uint64_t seed)
 static size_t
 workspace_floats(const CfNetConfig *cfg, int32_t B)
 {
-	size_t		F = 2 * (size_t) cfg->emb_dim,
-				H = cfg->hidden;
+	size_t		F = cfg->mlp ? 2 * (size_t) cfg->emb_dim : 0,
+				H = cfg->mlp ? cfg->hidden : 0,
+				W = cf_row_width(cfg);
 
-	/* x0 xhat1 x1 dx1 dx0: B×F; h xhat2 x2 dh: B×H; yhat dyhat: B; invstd; scratch */
-	return 5 * B * F + 4 * B * H + 2 * (size_t) B + F + H + 4 * (F > H ? F : H);
+	/*
+	 * x0 xhat1 x1 dx1 dx0: B×F; h xhat2 x2 dh: B×H; yhat raw dyhat draw: B;
+	 * row gradients: 2 × B×W; invstd; scratch
+	 */
+	return 5 * B * F + 4 * B * H + 4 * (size_t) B + 2 * B * W + F + H + 4 * (F > H ? F : H);
 }
 
 size_t
 cf_workspace_bytes(const CfNetConfig *cfg, int32_t max_batch)
 {
 	CfModel		layout;
-	size_t		E = cfg->emb_dim;
+	size_t		W = cf_row_width(cfg);
 	size_t		sparse = 0;
 
 	cf_model_layout(&layout, cfg);
 	/* per table: rows and grads of the batch, slot and stamp per table row */
-	sparse += 2 * (size_t) max_batch * (sizeof(int32_t) + E * sizeof(float));
+	sparse += 2 * (size_t) max_batch * (sizeof(int32_t) + W * sizeof(float));
 	sparse += ((size_t) cfg->n_users + cfg->n_items) * (sizeof(int32_t) + sizeof(uint32_t));
 	return (workspace_floats(cfg, max_batch) + layout.num_params - layout.dense_offset)
 		* sizeof(float) + sparse;
@@ -172,9 +194,9 @@ cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_
 				   const CfAllocator *a)
 {
 	size_t		B = max_batch,
-				E = m->cfg.emb_dim,
-				F = 2 * E,
-				H = m->cfg.hidden;
+				F = m->cfg.mlp ? 2 * (size_t) m->cfg.emb_dim : 0,
+				H = m->cfg.mlp ? m->cfg.hidden : 0,
+				W = cf_row_width(&m->cfg);
 	float	   *p = cf_alloc_floats(a, workspace_floats(&m->cfg, max_batch));
 	size_t		off = 0;
 
@@ -191,7 +213,11 @@ cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_
 	TAKE(x2, B * H);
 	TAKE(dh, B * H);
 	TAKE(yhat, B);
+	TAKE(raw, B);
 	TAKE(dyhat, B);
+	TAKE(draw, B);
+	TAKE(drow_user, B * W);
+	TAKE(drow_item, B * W);
 	TAKE(bn1_invstd, F);
 	TAKE(bn2_invstd, H);
 	TAKE(scratch, 4 * (F > H ? F : H));
@@ -202,8 +228,8 @@ cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_
 		ws->g[i] = ws->dense_grads + off;
 		off += m->sizes[i];
 	}
-	sparse_grad_alloc(&ws->user_grad, m->cfg.n_users, (int32_t) E, max_batch, a);
-	sparse_grad_alloc(&ws->item_grad, m->cfg.n_items, (int32_t) E, max_batch, a);
+	sparse_grad_alloc(&ws->user_grad, m->cfg.n_users, (int32_t) W, max_batch, a);
+	sparse_grad_alloc(&ws->item_grad, m->cfg.n_items, (int32_t) W, max_batch, a);
 	cf_rng_seed(&ws->dropout_rng, seed, 2);
 }
 
@@ -211,12 +237,12 @@ cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch, uint64_
 
 void
 cf_embedding_forward(float *x0, const float *user_emb, const float *item_emb,
-					 const int32_t *users, const int32_t *items, int B, int E)
+					 const int32_t *users, const int32_t *items, int B, int E, int W)
 {
 	for (int b = 0; b < B; b++)
 	{
-		memcpy(x0 + (size_t) b * 2 * E, user_emb + (size_t) users[b] * E, E * sizeof(float));
-		memcpy(x0 + (size_t) b * 2 * E + E, item_emb + (size_t) items[b] * E, E * sizeof(float));
+		memcpy(x0 + (size_t) b * 2 * E, user_emb + (size_t) users[b] * W, E * sizeof(float));
+		memcpy(x0 + (size_t) b * 2 * E + E, item_emb + (size_t) items[b] * W, E * sizeof(float));
 	}
 }
 
@@ -493,6 +519,65 @@ cf_mse_backward(float *dyhat, const float *yhat, const float *r, int B)
 
 /* ---- the whole network ---- */
 
+/* ŷ from the MLP's output (in raw) plus the dot branch and the biases, then squashed. */
+static void
+output_forward(const CfModel *m, CfWorkspace *ws, const int32_t *users, const int32_t *items,
+			   int B)
+{
+	const CfNetConfig *c = &m->cfg;
+	int			E = c->mlp ? c->emb_dim : 0,
+				W = cf_row_width(c);
+	bool		squash = c->y_max > c->y_min;
+
+	for (int b = 0; b < B; b++)
+	{
+		const float *ur = m->p[CF_USER_EMB] + (size_t) users[b] * W;
+		const float *ir = m->p[CF_ITEM_EMB] + (size_t) items[b] * W;
+		float		raw = ws->raw[b];
+
+		for (int d = 0; d < c->dot_dim; d++)
+			raw += ur[E + d] * ir[E + d];
+		if (c->biases)
+			raw += ur[W - 1] + ir[W - 1];
+		ws->raw[b] = raw;
+		ws->yhat[b] = squash ? c->y_min + (c->y_max - c->y_min) / (1.0f + expf(-raw)) : raw;
+	}
+}
+
+/* The rows' gradients: the MLP's dx0 (may be NULL), the dot branch, the biases. */
+static void
+rows_backward(const CfModel *m, CfWorkspace *ws, const int32_t *users, const int32_t *items,
+			  int B)
+{
+	const CfNetConfig *c = &m->cfg;
+	int			E = c->mlp ? c->emb_dim : 0,
+				W = cf_row_width(c);
+
+	for (int b = 0; b < B; b++)
+	{
+		const float *ur = m->p[CF_USER_EMB] + (size_t) users[b] * W;
+		const float *ir = m->p[CF_ITEM_EMB] + (size_t) items[b] * W;
+		float	   *du = ws->drow_user + (size_t) b * W;
+		float	   *di = ws->drow_item + (size_t) b * W;
+		float		g = ws->draw[b];
+
+		if (E > 0)
+		{
+			memcpy(du, ws->dx0 + (size_t) b * 2 * E, E * sizeof(float));
+			memcpy(di, ws->dx0 + (size_t) b * 2 * E + E, E * sizeof(float));
+		}
+		for (int d = 0; d < c->dot_dim; d++)
+		{
+			du[E + d] = g * ir[E + d];
+			di[E + d] = g * ur[E + d];
+		}
+		if (c->biases)
+			du[W - 1] = di[W - 1] = g;
+	}
+	cf_embedding_backward(&ws->user_grad, ws->drow_user, W, users, B);
+	cf_embedding_backward(&ws->item_grad, ws->drow_item, W, items, B);
+}
+
 double
 cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *users,
 						const int32_t *items, const float *ratings, int B)
@@ -500,34 +585,59 @@ cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *users,
 	const CfNetConfig *c = &m->cfg;
 	int			E = c->emb_dim,
 				F = 2 * E,
-				H = c->hidden;
+				H = c->hidden,
+				W = cf_row_width(c);
 	float	  **p = m->p;
 	float	  **g = ws->g;
 	double		loss;
 
-	cf_embedding_forward(ws->x0, p[CF_USER_EMB], p[CF_ITEM_EMB], users, items, B, E);
-	cf_norm_block_forward(ws->x1, ws->xhat1, ws->bn1_invstd, ws->x0,
-						  p[CF_BN1_GAMMA], p[CF_BN1_BETA], m->s[CF_BN1_MEAN], m->s[CF_BN1_VAR],
-						  B, F, c->bn_momentum, c->bn_eps, c->dropout_in, &ws->dropout_rng, true,
-						  ws->scratch);
-	cf_linear_forward(ws->h, ws->x1, p[CF_W1], p[CF_B1], B, F, H);
-	cf_norm_block_forward(ws->x2, ws->xhat2, ws->bn2_invstd, ws->h,
-						  p[CF_BN2_GAMMA], p[CF_BN2_BETA], m->s[CF_BN2_MEAN], m->s[CF_BN2_VAR],
-						  B, H, c->bn_momentum, c->bn_eps, c->dropout_hidden, &ws->dropout_rng, true,
-						  ws->scratch);
-	cf_linear_forward(ws->yhat, ws->x2, p[CF_W2], p[CF_B2], B, H, 1);
+	if (c->mlp)
+	{
+		cf_embedding_forward(ws->x0, p[CF_USER_EMB], p[CF_ITEM_EMB], users, items, B, E, W);
+		cf_norm_block_forward(ws->x1, ws->xhat1, ws->bn1_invstd, ws->x0,
+							  p[CF_BN1_GAMMA], p[CF_BN1_BETA], m->s[CF_BN1_MEAN], m->s[CF_BN1_VAR],
+							  B, F, c->bn_momentum, c->bn_eps, c->dropout_in, &ws->dropout_rng, true,
+							  ws->scratch);
+		cf_linear_forward(ws->h, ws->x1, p[CF_W1], p[CF_B1], B, F, H);
+		cf_norm_block_forward(ws->x2, ws->xhat2, ws->bn2_invstd, ws->h,
+							  p[CF_BN2_GAMMA], p[CF_BN2_BETA], m->s[CF_BN2_MEAN], m->s[CF_BN2_VAR],
+							  B, H, c->bn_momentum, c->bn_eps, c->dropout_hidden, &ws->dropout_rng, true,
+							  ws->scratch);
+		cf_linear_forward(ws->raw, ws->x2, p[CF_W2], p[CF_B2], B, H, 1);
+	}
+	else
+		for (int b = 0; b < B; b++)
+			ws->raw[b] = p[CF_B2][0];
+	output_forward(m, ws, users, items, B);
 	loss = cf_mse_forward(ws->yhat, ratings, B);
 
 	cf_mse_backward(ws->dyhat, ws->yhat, ratings, B);
-	/* dx2 is only needed inside the next backward: reuse dh's memory for it */
-	cf_linear_backward(ws->dh, g[CF_W2], g[CF_B2], ws->dyhat, ws->x2, p[CF_W2], B, H, 1);
-	cf_norm_block_backward(ws->dh, g[CF_BN2_GAMMA], g[CF_BN2_BETA], ws->dh, ws->x2, ws->xhat2,
-						   p[CF_BN2_GAMMA], ws->bn2_invstd, B, H, c->dropout_hidden, ws->scratch);
-	cf_linear_backward(ws->dx1, g[CF_W1], g[CF_B1], ws->dh, ws->x1, p[CF_W1], B, F, H);
-	cf_norm_block_backward(ws->dx0, g[CF_BN1_GAMMA], g[CF_BN1_BETA], ws->dx1, ws->x1, ws->xhat1,
-						   p[CF_BN1_GAMMA], ws->bn1_invstd, B, F, c->dropout_in, ws->scratch);
-	cf_embedding_backward(&ws->user_grad, ws->dx0, F, users, B);
-	cf_embedding_backward(&ws->item_grad, ws->dx0 + E, F, items, B);
+	for (int b = 0; b < B; b++)
+	{
+		float		s = c->y_max > c->y_min
+			? (ws->yhat[b] - c->y_min) / (c->y_max - c->y_min) : 0.0f;
+
+		/* dσ/draw = σ(1 − σ), σ recovered from ŷ */
+		ws->draw[b] = c->y_max > c->y_min
+			? ws->dyhat[b] * (c->y_max - c->y_min) * s * (1.0f - s) : ws->dyhat[b];
+	}
+	if (c->mlp)
+	{
+		/* dx2 is only needed inside the next backward: reuse dh's memory for it */
+		cf_linear_backward(ws->dh, g[CF_W2], g[CF_B2], ws->draw, ws->x2, p[CF_W2], B, H, 1);
+		cf_norm_block_backward(ws->dh, g[CF_BN2_GAMMA], g[CF_BN2_BETA], ws->dh, ws->x2, ws->xhat2,
+							   p[CF_BN2_GAMMA], ws->bn2_invstd, B, H, c->dropout_hidden, ws->scratch);
+		cf_linear_backward(ws->dx1, g[CF_W1], g[CF_B1], ws->dh, ws->x1, p[CF_W1], B, F, H);
+		cf_norm_block_backward(ws->dx0, g[CF_BN1_GAMMA], g[CF_BN1_BETA], ws->dx1, ws->x1, ws->xhat1,
+							   p[CF_BN1_GAMMA], ws->bn1_invstd, B, F, c->dropout_in, ws->scratch);
+	}
+	else
+	{
+		g[CF_B2][0] = 0.0f;
+		for (int b = 0; b < B; b++)
+			g[CF_B2][0] += ws->draw[b];
+	}
+	rows_backward(m, ws, users, items, B);
 	return loss;
 }
 
@@ -536,11 +646,16 @@ cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *users,
 void
 cf_inference_alloc(CfInference *inf, const CfNetConfig *cfg, const CfAllocator *a)
 {
-	size_t		F = 2 * (size_t) cfg->emb_dim,
-				H = cfg->hidden;
+	size_t		F = cfg->mlp ? 2 * (size_t) cfg->emb_dim : 0,
+				H = cfg->mlp ? cfg->hidden : 0;
 
-	inf->E = cfg->emb_dim;
-	inf->H = cfg->hidden;
+	inf->E = (int32_t) F / 2;
+	inf->H = (int32_t) H;
+	inf->D = cfg->dot_dim;
+	inf->W = cf_row_width(cfg);
+	inf->biases = cfg->biases;
+	inf->y_min = cfg->y_min;
+	inf->y_max = cfg->y_max;
 	inf->bn1_scale = cf_alloc_floats(a, F);
 	inf->bn1_shift = cf_alloc_floats(a, F);
 	inf->W1 = cf_alloc_floats(a, H * F);
@@ -600,8 +715,10 @@ cf_inference_project(const CfInference *inf, const float *emb, int n, int half,
 				F = 2 * E,
 				H = inf->H;
 
+	if (H == 0)
+		return;
 	for (int r = 0; r < n; r++)
-		bn1_relu_row(inf, tmp + (size_t) r * E, emb + (size_t) r * E, half);
+		bn1_relu_row(inf, tmp + (size_t) r * E, emb + (size_t) r * inf->W, half);
 	if (half == 1)
 		for (int r = 0; r < n; r++)
 			memcpy(out + (size_t) r * H, inf->c, H * sizeof(float));
@@ -616,19 +733,37 @@ cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *user
 {
 	int			E = inf->E,
 				F = 2 * E,
-				H = inf->H;
+				H = inf->H,
+				W = inf->W;
 	float	   *x = tmp;
 	float	   *z = tmp + (size_t) B * F;
 
+	if (H > 0)
+	{
+		for (int b = 0; b < B; b++)
+		{
+			bn1_relu_row(inf, x + (size_t) b * F, m->p[CF_USER_EMB] + (size_t) users[b] * W, 0);
+			bn1_relu_row(inf, x + (size_t) b * F + E, m->p[CF_ITEM_EMB] + (size_t) items[b] * W, 1);
+		}
+		cf_linear_forward(z, x, inf->W1, inf->c, B, F, H);
+		for (size_t i = 0; i < (size_t) B * H; i++)
+			z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, B, H, 1.0f, z, H, inf->w2, 1, 0.0f, out, 1);
+	}
+	else
+		for (int b = 0; b < B; b++)
+			out[b] = 0.0f;
 	for (int b = 0; b < B; b++)
 	{
-		bn1_relu_row(inf, x + (size_t) b * F, m->p[CF_USER_EMB] + (size_t) users[b] * E, 0);
-		bn1_relu_row(inf, x + (size_t) b * F + E, m->p[CF_ITEM_EMB] + (size_t) items[b] * E, 1);
+		const float *ur = m->p[CF_USER_EMB] + (size_t) users[b] * W;
+		const float *ir = m->p[CF_ITEM_EMB] + (size_t) items[b] * W;
+		float		raw = out[b] + inf->b2;
+
+		for (int d = 0; d < inf->D; d++)
+			raw += ur[E + d] * ir[E + d];
+		if (inf->biases)
+			raw += ur[W - 1] + ir[W - 1];
+		out[b] = inf->y_max > inf->y_min
+			? inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw)) : raw;
 	}
-	cf_linear_forward(z, x, inf->W1, inf->c, B, F, H);
-	for (size_t i = 0; i < (size_t) B * H; i++)
-		z[i] = z[i] > 0.0f ? z[i] : 0.0f;
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, B, H, 1.0f, z, H, inf->w2, 1, 0.0f, out, 1);
-	for (int b = 0; b < B; b++)
-		out[b] += inf->b2;
 }

@@ -18,6 +18,7 @@
 #ifndef CFREC_NETWORK_H
 #define CFREC_NETWORK_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,21 +40,39 @@ typedef struct CfNetConfig
 {
 	int32_t		n_users;
 	int32_t		n_items;
-	int32_t		emb_dim;		/* E */
+	bool		mlp;			/* the seed's two-layer branch */
+	int32_t		emb_dim;		/* E, embedding of the MLP branch */
 	int32_t		hidden;			/* H */
+	int32_t		dot_dim;		/* D, a dot-product branch beside the MLP; 0: none */
+	bool		biases;			/* per-user and per-item bias terms */
+	float		y_min;			/* y_max > y_min: ŷ = y_min + (y_max − y_min)·σ(raw) */
+	float		y_max;
 	float		dropout_in;		/* before the first linear layer */
 	float		dropout_hidden; /* before the output layer */
 	float		bn_momentum;	/* running statistics, PyTorch's convention */
 	float		bn_eps;
 } CfNetConfig;
 
-/* The seed's sizes: E 100, H 500, dropout 0.1 / 0.2, batch norm 0.1 / 1e-5. */
+/*
+ * The seed's network: E 100, H 500, dropout 0.1 / 0.2, batch norm 0.1 / 1e-5,
+ * no dot branch, no biases, no output squashing.
+ */
 void		cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items);
+
+/*
+ * Each user (and item) is one row of its table: [MLP embedding (E) | dot
+ * embedding (D) | bias (1)], so one sparse update serves all three.
+ */
+static inline int32_t
+cf_row_width(const CfNetConfig *cfg)
+{
+	return (cfg->mlp ? cfg->emb_dim : 0) + cfg->dot_dim + (cfg->biases ? 1 : 0);
+}
 
 enum CfParamTensor
 {
-	CF_USER_EMB,				/* n_users × E */
-	CF_ITEM_EMB,				/* n_items × E */
+	CF_USER_EMB,				/* n_users × row width */
+	CF_ITEM_EMB,				/* n_items × row width */
 	CF_BN1_GAMMA,				/* 2E */
 	CF_BN1_BETA,				/* 2E */
 	CF_W1,						/* H × 2E */
@@ -61,7 +80,7 @@ enum CfParamTensor
 	CF_BN2_GAMMA,				/* H */
 	CF_BN2_BETA,				/* H */
 	CF_W2,						/* H */
-	CF_B2,						/* 1 */
+	CF_B2,						/* 1: the output bias, also the global offset */
 	CF_NUM_PARAMS
 };
 #define CF_FIRST_DENSE CF_BN1_GAMMA
@@ -94,8 +113,11 @@ typedef struct CfModel
 /* Sizes only, so callers can check memory before allocating. */
 void		cf_model_layout(CfModel *m, const CfNetConfig *cfg);
 void		cf_model_alloc(CfModel *m, const CfNetConfig *cfg, const CfAllocator *a);
-/* PyTorch's default initialisation, except embeddings ~ N(0, 0.01²). */
-void		cf_model_init(CfModel *m, uint64_t seed);
+/*
+ * PyTorch's default initialisation, except embeddings ~ N(0, 0.01²), biases 0
+ * and the output bias at `offset` (the mean rating, or its logit in y_range).
+ */
+void		cf_model_init(CfModel *m, uint64_t seed, float offset);
 
 /* Gradients of one embedding table for one batch: one row per distinct index. */
 typedef struct CfSparseGrad
@@ -115,7 +137,9 @@ typedef struct CfWorkspace
 {
 	int32_t		max_batch;
 	float	   *x0, *xhat1, *x1, *h, *xhat2, *x2, *yhat;
-	float	   *dyhat, *dh, *dx1, *dx0;
+	float	   *raw;			/* output before squashing */
+	float	   *dyhat, *draw, *dh, *dx1, *dx0;
+	float	   *drow_user, *drow_item;	/* B × row width, gradients of the rows */
 	float	   *bn1_invstd, *bn2_invstd;
 	float	   *scratch;		/* 4 × max(2E, H): per-feature vectors of a norm block */
 	float	   *dense_grads;	/* same layout as the dense tail of params */
@@ -129,8 +153,10 @@ void		cf_workspace_alloc(CfWorkspace *ws, const CfModel *m, int32_t max_batch,
 							   uint64_t seed, const CfAllocator *a);
 
 /* ---- layers ---- */
+/* x0 = [first E of the user's row, first E of the item's row], rows W apart. */
 void		cf_embedding_forward(float *x0, const float *user_emb, const float *item_emb,
-								 const int32_t *users, const int32_t *items, int B, int E);
+								 const int32_t *users, const int32_t *items, int B, int E,
+								 int W);
 /* Sums dx (B rows, stride floats apart) into one slot per distinct index. */
 void		cf_embedding_backward(CfSparseGrad *g, const float *dx, int stride,
 								  const int32_t *index, int B);
@@ -176,7 +202,11 @@ double		cf_net_forward_backward(CfModel *m, CfWorkspace *ws, const int32_t *user
  */
 typedef struct CfInference
 {
-	int32_t		E, H;
+	int32_t		E, H;			/* E = 0, H = 0 without the MLP branch */
+	int32_t		D;
+	int32_t		W;				/* row width */
+	bool		biases;
+	float		y_min, y_max;
 	float	   *bn1_scale, *bn1_shift;	/* 2E */
 	float	   *W1;				/* H × 2E, bn2 folded in */
 	float	   *c;				/* H, b1 and bn2 folded in */
@@ -205,6 +235,26 @@ cf_inference_score(const CfInference *inf, const float *pu, const float *qi)
 	}
 	return acc + inf->b2;
 }
+/*
+ * The whole prediction from the MLP part's projections (NULL without the
+ * MLP) and the user's and item's rows.
+ */
+static inline float
+cf_inference_predict(const CfInference *inf, const float *pu, const float *qi,
+					 const float *user_row, const float *item_row)
+{
+	float		raw = inf->H > 0 ? cf_inference_score(inf, pu, qi) : inf->b2;
+	int32_t		off = inf->E;
+
+	for (int d = 0; d < inf->D; d++)
+		raw += user_row[off + d] * item_row[off + d];
+	if (inf->biases)
+		raw += user_row[inf->W - 1] + item_row[inf->W - 1];
+	if (inf->y_max > inf->y_min)
+		raw = inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw));
+	return raw;
+}
+
 /* Eval-mode predictions for B (user, item) pairs; tmp holds B × (2E + H) floats. */
 void		cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *users,
 							   const int32_t *items, int B, float *tmp, float *out);

@@ -4,12 +4,14 @@
 #include <string.h>
 
 void
-cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay, const CfAllocator *a)
+cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay, float row_weight_decay,
+			  const CfAllocator *a)
 {
 	opt->beta1 = 0.9f;
 	opt->beta2 = 0.999f;
 	opt->eps = 1e-8f;
 	opt->weight_decay = weight_decay;
+	opt->row_weight_decay = row_weight_decay;
 	opt->t = 0;
 	opt->n = model->num_params;
 	opt->m = cf_alloc_floats(a, opt->n);
@@ -77,7 +79,7 @@ cf_adam_sparse(CfAdam *opt, float *table, const CfSparseGrad *g, size_t offset, 
 
 		adam_span(table + row, g->grad + (size_t) s * E, opt->m + offset + row,
 				  opt->v + offset + row, E, opt->beta1, opt->beta2, opt->eps,
-				  opt->weight_decay, step_size, bc2_sqrt);
+				  opt->row_weight_decay, step_size, bc2_sqrt);
 	}
 }
 

@@ -15,14 +15,16 @@
 
 typedef struct CfAdam
 {
-	float		beta1, beta2, eps, weight_decay;
+	float		beta1, beta2, eps;
+	float		weight_decay;	/* dense layers */
+	float		row_weight_decay;	/* user and item rows, applied when a row is used */
 	int64_t		t;				/* steps taken */
 	size_t		n;				/* parameters */
 	float	   *m, *v;			/* same layout as CfModel.params */
 } CfAdam;
 
 void		cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay,
-						  const CfAllocator *a);
+						  float row_weight_decay, const CfAllocator *a);
 /* Back to the state of a fresh optimizer (zero moments, t = 0). */
 void		cf_adam_reset(CfAdam *opt);
 

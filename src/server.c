@@ -128,24 +128,24 @@ load(int64 id)
 		s->cxt = cxt;
 		cf_store_load(id, &s->sm, cxt);
 		cfg = &s->sm.model.cfg;
-		E = cfg->emb_dim;
-		H = cfg->hidden;
 		cf_inference_alloc(&s->inf, cfg, &a);
 		cf_inference_fold(&s->inf, &s->sm.model);
+		E = s->inf.E;
+		H = s->inf.H;
 		{
 			int32		n_max = Max(cfg->n_users, cfg->n_items);
 			float	   *tmp = cf_alloc_floats(&a, (size_t) Min(n_max, 4096) * E);
 
 			s->Q = cf_alloc_floats(&a, (size_t) cfg->n_items * H);
 			for (int32 from = 0; from < cfg->n_items; from += 4096)
-				cf_inference_project(&s->inf, s->sm.model.p[CF_ITEM_EMB] + (size_t) from * E,
+				cf_inference_project(&s->inf, s->sm.model.p[CF_ITEM_EMB] + (size_t) from * s->inf.W,
 									 Min(4096, cfg->n_items - from), 1, tmp,
 									 s->Q + (size_t) from * H);
 			if ((Size) cfg->n_users * H * sizeof(float) <= CF_USER_PROJECTION_BYTES)
 			{
 				s->P = cf_alloc_floats(&a, (size_t) cfg->n_users * H);
 				for (int32 from = 0; from < cfg->n_users; from += 4096)
-					cf_inference_project(&s->inf, s->sm.model.p[CF_USER_EMB] + (size_t) from * E,
+					cf_inference_project(&s->inf, s->sm.model.p[CF_USER_EMB] + (size_t) from * s->inf.W,
 										 Min(4096, cfg->n_users - from), 0, tmp,
 										 s->P + (size_t) from * H);
 			}
@@ -224,6 +224,18 @@ lookup(cf_idmap_hash *map, int64 id)
 	return e ? e->index : -1;
 }
 
+static const float *
+user_row(const Served *s, int32 u)
+{
+	return s->sm.model.p[CF_USER_EMB] + (size_t) u * s->inf.W;
+}
+
+static const float *
+item_row(const Served *s, int32 i)
+{
+	return s->sm.model.p[CF_ITEM_EMB] + (size_t) i * s->inf.W;
+}
+
 static double
 clip(const Served *s, double x)
 {
@@ -234,14 +246,19 @@ clip(const Served *s, double x)
 static const float *
 user_projection(Served *s, int32 u)
 {
-	int32		E = s->inf.E,
-				H = s->inf.H;
+	int32		H = s->inf.H;
 
 	if (s->P)
 		return s->P + (size_t) u * H;
-	cf_inference_project(&s->inf, s->sm.model.p[CF_USER_EMB] + (size_t) u * E, 1, 0,
-						 s->emb_tmp, s->pu_tmp);
+	cf_inference_project(&s->inf, user_row(s, u), 1, 0, s->emb_tmp, s->pu_tmp);
 	return s->pu_tmp;
+}
+
+static double
+score_of(Served *s, const float *pu, int32 u, int32 i)
+{
+	return cf_inference_predict(&s->inf, pu, s->Q + (size_t) i * s->inf.H, user_row(s, u),
+								item_row(s, i));
 }
 
 double
@@ -253,8 +270,7 @@ cf_serve_predict(const char *model, int64 user_id, int64 item_id, bool *fallback
 
 	*fallback = u < 0 || i < 0;
 	if (u >= 0 && i >= 0)
-		return clip(s, cf_inference_score(&s->inf, user_projection(s, u),
-										  s->Q + (size_t) i * s->inf.H));
+		return clip(s, score_of(s, user_projection(s, u), u, i));
 	if (u >= 0)
 		return clip(s, s->sm.user_mean[u]);
 	if (i >= 0)
@@ -339,7 +355,6 @@ cf_serve_recommend(const char *model, int64 user_id, int k, bool exclude_rated,
 {
 	Served	   *s = served(model);
 	int32		n_items = s->sm.model.cfg.n_items;
-	int32		H = s->inf.H;
 	int32		u = lookup(s->user_map, user_id);
 	bool	   *rated = palloc0(n_items);
 	CfScoredItem *out;
@@ -376,7 +391,7 @@ cf_serve_recommend(const char *model, int64 user_id, int k, bool exclude_rated,
 
 			if (rated[i])
 				continue;
-			score = cf_inference_score(&s->inf, pu, s->Q + (size_t) i * H);
+			score = score_of(s, pu, u, i);
 			if (n < k)
 			{
 				out[n].item_id = s->sm.item_ids[i];

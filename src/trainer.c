@@ -17,6 +17,8 @@ cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->batch_size = 1024;
 	cfg->lr = 0.0;
 	cfg->weight_decay = 1e-5;
+	cfg->row_weight_decay = 1e-5;
+	cfg->output_offset = NAN;
 	cfg->cut_frac = 0.1;
 	cfg->ratio = 32.0;
 	cfg->start_lr = 1e-7;
@@ -45,9 +47,9 @@ size_t
 cf_train_bytes(const CfTrainConfig *cfg)
 {
 	CfModel		layout;
-	size_t		E = cfg->net.emb_dim,
+	size_t		E = cfg->net.mlp ? cfg->net.emb_dim : 0,
 				F = 2 * E,
-				H = cfg->net.hidden;
+				H = cfg->net.mlp ? cfg->net.hidden : 0;
 
 	cf_model_layout(&layout, &cfg->net);
 	return layout.num_params * sizeof(float) * 3	/* parameters, Adam m and v */
@@ -131,7 +133,7 @@ report_batch(const Trainer *tr, const char *phase, int64_t done, int64_t total)
 static void
 reset_to_initial(Trainer *tr)
 {
-	cf_model_init(tr->model, tr->cfg->seed);
+	cf_model_init(tr->model, tr->cfg->seed, tr->cfg->output_offset);
 	cf_adam_reset(&tr->opt);
 	cf_rng_seed(&tr->ws.dropout_rng, tr->cfg->seed, STREAM_DROPOUT);
 }
@@ -276,8 +278,8 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 		 const CfRatings *data, const CfTrainCallbacks *cb, const CfAllocator *a)
 {
 	Trainer		tr;
-	size_t		E = cfg->net.emb_dim,
-				H = cfg->net.hidden;
+	size_t		E = cfg->net.mlp ? cfg->net.emb_dim : 0,
+				H = cfg->net.mlp ? cfg->net.hidden : 0;
 
 	memset(&tr, 0, sizeof(tr));
 	memset(res, 0, sizeof(*res));
@@ -288,8 +290,8 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 	tr.model = model;
 	tr.B = effective_batch(cfg, data);
 	cf_model_alloc(model, &cfg->net, a);
-	cf_model_init(model, cfg->seed);
-	cf_adam_alloc(&tr.opt, model, (float) cfg->weight_decay, a);
+	cf_model_init(model, cfg->seed, cfg->output_offset);
+	cf_adam_alloc(&tr.opt, model, (float) cfg->weight_decay, (float) cfg->row_weight_decay, a);
 	cf_workspace_alloc(&tr.ws, model, tr.B, cfg->seed, a);
 	cf_inference_alloc(&tr.inf, &cfg->net, a);
 	tr.eval_tmp = cf_alloc_floats(a, (size_t) CF_EVAL_BATCH * (2 * E + H));
@@ -328,4 +330,79 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 	if (cfg->sweep_only || !(res->lr > 0.0))
 		return;
 	train_epochs(&tr, res);
+}
+
+void
+cf_fit_biases(CfModel *model, CfTrainResult *res, const CfNetConfig *cfg, const CfRatings *data,
+			  double lambda_user, double lambda_item, int sweeps, const CfTrainCallbacks *cb,
+			  const CfAllocator *a)
+{
+	const CfNetConfig *c = cfg;
+	int32_t		W = cf_row_width(c);
+	double	   *sum_u = a->alloc0(a->ctx, sizeof(double) * c->n_users);
+	double	   *sum_i = a->alloc0(a->ctx, sizeof(double) * c->n_items);
+	int32_t    *n_u = a->alloc0(a->ctx, sizeof(int32_t) * c->n_users);
+	int32_t    *n_i = a->alloc0(a->ctx, sizeof(int32_t) * c->n_items);
+	float	   *bu,
+			   *bi;
+	double		mu = 0.0;
+	int64_t		n = data->n_train;
+	double		start = now_seconds();
+	CfInference inf;
+	float	   *tmp;
+
+	memset(res, 0, sizeof(*res));
+	res->suggested = -1;
+	cf_model_alloc(model, c, a);
+	c = &model->cfg;
+	for (int64_t r = 0; r < n; r++)
+	{
+		mu += data->rating[r];
+		n_u[data->user[r]]++;
+		n_i[data->item[r]]++;
+	}
+	mu /= n;
+	model->p[CF_B2][0] = (float) mu;
+	/* the bias is the last entry of each row; rows W apart */
+	bu = model->p[CF_USER_EMB] + W - 1;
+	bi = model->p[CF_ITEM_EMB] + W - 1;
+	res->epochs = a->alloc0(a->ctx, sizeof(CfEpochStats) * sweeps);
+	cf_inference_alloc(&inf, c, a);
+	tmp = cf_alloc_floats(a, CF_EVAL_BATCH);
+	for (int s = 0; s < sweeps; s++)
+	{
+		CfEpochStats *st = &res->epochs[s];
+		double		sq = 0.0;
+
+		memset(sum_i, 0, sizeof(double) * c->n_items);
+		for (int64_t r = 0; r < n; r++)
+			sum_i[data->item[r]] += data->rating[r] - mu - bu[(size_t) data->user[r] * W];
+		for (int32_t i = 0; i < c->n_items; i++)
+			bi[(size_t) i * W] = (float) (sum_i[i] / (lambda_item + n_i[i]));
+		memset(sum_u, 0, sizeof(double) * c->n_users);
+		for (int64_t r = 0; r < n; r++)
+			sum_u[data->user[r]] += data->rating[r] - mu - bi[(size_t) data->item[r] * W];
+		for (int32_t u = 0; u < c->n_users; u++)
+			bu[(size_t) u * W] = (float) (sum_u[u] / (lambda_user + n_u[u]));
+		for (int64_t r = 0; r < n; r++)
+		{
+			double		d = mu + bu[(size_t) data->user[r] * W] + bi[(size_t) data->item[r] * W]
+				- data->rating[r];
+
+			sq += d * d;
+		}
+		cf_inference_fold(&inf, model);
+		st->epoch = s + 1;
+		st->epochs = sweeps;
+		st->steps = s + 1;
+		st->train_loss = sq / n;
+		st->train_rmse = sqrt(st->train_loss);
+		st->valid_rmse = cf_rmse(model, &inf, data, n, n + data->n_valid, tmp, cb);
+		st->elapsed_seconds = now_seconds() - start;
+		st->ratings_per_sec = n * (s + 1) / (st->elapsed_seconds > 0 ? st->elapsed_seconds : 1e-9);
+		res->n_epochs = s + 1;
+		if (cb && cb->on_epoch)
+			cb->on_epoch(cb->ctx, st);
+	}
+	res->train_seconds = now_seconds() - start;
 }

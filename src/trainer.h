@@ -33,7 +33,9 @@ typedef struct CfTrainConfig
 	int32_t		epochs;
 	int32_t		batch_size;
 	double		lr;				/* peak rate; ≤ 0 runs the range test first */
-	double		weight_decay;
+	double		weight_decay;	/* dense layers */
+	double		row_weight_decay;	/* user and item rows */
+	float		output_offset;	/* initial output bias; NaN: PyTorch's init */
 	double		cut_frac;
 	double		ratio;
 	double		start_lr;		/* range test */
@@ -44,6 +46,7 @@ typedef struct CfTrainConfig
 	uint64_t	seed;
 } CfTrainConfig;
 
+/* The seed's recipe. */
 void		cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items);
 
 typedef struct CfSweepPoint
@@ -99,6 +102,15 @@ size_t		cf_train_bytes(const CfTrainConfig *cfg);
  */
 void		cf_train_model(CfModel *model, CfTrainResult *result, const CfTrainConfig *cfg,
 					 const CfRatings *data, const CfTrainCallbacks *cb, const CfAllocator *a);
+
+/*
+ * The damped bias baseline: ŷ = μ + b_user + b_item, fitted by alternating
+ * closed-form sweeps, b_u = Σ(r − μ − b_i) / (λ_user + n_u) and likewise for
+ * items.  cfg must have neither MLP nor dot branch, and biases.
+ */
+void		cf_fit_biases(CfModel *model, CfTrainResult *result, const CfNetConfig *cfg,
+						  const CfRatings *data, double lambda_user, double lambda_item,
+						  int sweeps, const CfTrainCallbacks *cb, const CfAllocator *a);
 
 /* Rows per inference batch; tmp of cf_rmse holds CF_EVAL_BATCH × (2E + H) floats. */
 #define CF_EVAL_BATCH 1024

@@ -43,11 +43,69 @@ check_range_float(const char *arg, double value, double min, double max, bool mi
 }
 
 void
+cf_architecture_defaults(CfTrainRequest *req, const char *architecture)
+{
+	CfTrainConfig *c = &req->cfg;
+
+	cf_train_config_default(c, 0, 0);
+	req->valid_fraction = 0.1;
+	req->reg_user = 5.0;
+	req->reg_item = 10.0;
+	if (strcmp(architecture, "seed") == 0)
+		req->architecture = "seed";
+	else if (strcmp(architecture, "baseline") == 0)
+	{
+		req->architecture = "baseline";
+		c->net.mlp = false;
+		c->net.biases = true;
+		c->epochs = 5;			/* sweeps */
+	}
+	else if (strcmp(architecture, "default") == 0)
+	{
+		req->architecture = "default";
+		c->net.biases = true;
+		/* y_min, y_max and the output offset follow from the data */
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown architecture \"%s\"", architecture),
+				 errhint("Use 'default', 'seed' (the original network) or 'baseline' (damped biases).")));
+}
+
+/* Output squashing of the default architecture: the data's range, 1/8 of it wider each side. */
+static void
+set_output_range(CfTrainConfig *cfg, const CfDataset *ds, const char *architecture)
+{
+	double		span,
+				lo,
+				hi,
+				frac;
+
+	if (strcmp(architecture, "default") != 0)
+	{
+		cfg->output_offset = strcmp(architecture, "baseline") == 0 ? (float) ds->rating_mean : NAN;
+		return;
+	}
+	span = Max(ds->r.rating_max - ds->r.rating_min, 1e-3);
+	lo = ds->r.rating_min - span / 8;
+	hi = ds->r.rating_max + span / 8;
+	cfg->net.y_min = (float) lo;
+	cfg->net.y_max = (float) hi;
+	frac = (ds->rating_mean - lo) / (hi - lo);
+	cfg->output_offset = (float) log(frac / (1.0 - frac));
+}
+
+void
 cf_check_request(const CfTrainRequest *req)
 {
 	const CfTrainConfig *c = &req->cfg;
 
 	check_range_int("embedding_dim", c->net.emb_dim, 1, 4096);
+	check_range_int("dot_dim", c->net.dot_dim, 0, 4096);
+	check_range_float("row_weight_decay", c->row_weight_decay, 0.0, 10.0, true, true);
+	check_range_float("reg_user", req->reg_user, 0.0, 1e6, true, true);
+	check_range_float("reg_item", req->reg_item, 0.0, 1e6, true, true);
 	check_range_int("hidden", c->net.hidden, 1, 65536);
 	check_range_float("dropout", c->net.dropout_in, 0.0, 1.0, true, false);
 	check_range_float("dropout", c->net.dropout_hidden, 0.0, 1.0, true, false);
@@ -193,24 +251,28 @@ on_epoch(void *ctx, const CfEpochStats *st)
 /* ---- the run ---- */
 
 static char *
-hyperparameters_json(const CfTrainRequest *req, double lr)
+hyperparameters_json(const CfTrainRequest *req, const CfTrainConfig *c, double lr)
 {
-	const CfTrainConfig *c = &req->cfg;
 	StringInfoData j;
 
 	initStringInfo(&j);
-	appendStringInfo(&j, "{\"embedding_dim\": %d, \"hidden\": %d, \"dropout\": [%.17g, %.17g],"
-					 " \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, \"lr_given\": %s,"
+	appendStringInfo(&j, "{\"embedding_dim\": %d, \"hidden\": %d, \"dropout\": [%.6g, %.6g],"
+					 " \"epochs\": %d, \"batch_size\": %d, \"lr\": %.9g, \"lr_given\": %s,"
 					 " \"weight_decay\": %.17g, \"valid_fraction\": %.17g, \"seed\": %llu,"
 					 " \"cut_frac\": %.17g, \"ratio\": %.17g, \"start_lr\": %.17g,"
-					 " \"end_lr\": %.17g, \"num_it\": %d, \"bn_momentum\": %.17g,"
-					 " \"bn_eps\": %.17g, \"adam_betas\": [0.9, 0.999], \"threads\": %d}",
+					 " \"end_lr\": %.17g, \"num_it\": %d, \"bn_momentum\": %.6g,"
+					 " \"bn_eps\": %.9g, \"adam_betas\": [0.9, 0.999], \"threads\": %d,"
+					 " \"architecture\": \"%s\", \"mlp\": %s, \"dot_dim\": %d, \"biases\": %s,"
+					 " \"y_min\": %.9g, \"y_max\": %.9g, \"row_weight_decay\": %.17g,"
+					 " \"reg_user\": %.17g, \"reg_item\": %.17g}",
 					 c->net.emb_dim, c->net.hidden, (double) c->net.dropout_in,
 					 (double) c->net.dropout_hidden, c->epochs, c->batch_size, lr,
 					 c->lr > 0 ? "true" : "false", c->weight_decay, req->valid_fraction,
 					 (unsigned long long) c->seed, c->cut_frac, c->ratio, c->start_lr, c->end_lr,
 					 c->num_it, (double) c->net.bn_momentum, (double) c->net.bn_eps,
-					 cf_training_threads());
+					 cf_training_threads(), req->architecture, c->net.mlp ? "true" : "false",
+					 c->net.dot_dim, c->net.biases ? "true" : "false", (double) c->net.y_min,
+					 (double) c->net.y_max, c->row_weight_decay, req->reg_user, req->reg_item);
 	return j.data;
 }
 
@@ -235,6 +297,7 @@ prepare(Prepared *p, const CfTrainRequest *req)
 	cf_dataset_split(&p->ds, &p->src, req->valid_fraction, p->cfg.seed);
 	p->cfg.net.n_users = p->ds.n_users;
 	p->cfg.net.n_items = p->ds.n_items;
+	set_output_range(&p->cfg, &p->ds, req->architecture);
 	check_memory(dataset_bytes(p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->src.time_col != NULL)
 				 + cf_train_bytes(&p->cfg) + (Size) p->ds.r.n_train * sizeof(int64),
 				 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
@@ -243,12 +306,19 @@ prepare(Prepared *p, const CfTrainRequest *req)
 }
 
 static void
-train(Prepared *p, CfModel *model, CfTrainResult *res, MemoryContext cxt)
+train(Prepared *p, const CfTrainRequest *req, CfModel *model, CfTrainResult *res,
+	  MemoryContext cxt)
 {
 	CfAllocator alloc = cf_context_allocator(cxt);
 	Progress	progress = {0};
 	CfTrainCallbacks cb = {on_batch, on_epoch, &progress};
 
+	if (strcmp(req->architecture, "baseline") == 0 && !p->cfg.sweep_only)
+	{
+		cf_fit_biases(model, res, &p->cfg.net, &p->ds.r, req->reg_user, req->reg_item,
+					  p->cfg.epochs, &cb, &alloc);
+		return;
+	}
 	cf_train_model(model, res, &p->cfg, &p->ds.r, &cb, &alloc);
 	if (!p->cfg.sweep_only && !(res->lr > 0.0))
 		ereport(ERROR,
@@ -278,7 +348,7 @@ train_and_store(const CfTrainRequest *req, MemoryContext cxt)
 
 	prepare(&p, req);
 	set_ps_display("cfrec: training");
-	train(&p, &model, &res, cxt);
+	train(&p, req, &model, &res, cxt);
 
 	cf_inference_alloc(&inf, &p.cfg.net, &alloc);
 	cf_inference_fold(&inf, &model);
@@ -291,8 +361,8 @@ train_and_store(const CfTrainRequest *req, MemoryContext cxt)
 	tm.cfg = &p.cfg;
 	tm.model = &model;
 	tm.result = &res;
-	tm.architecture = "seed";
-	tm.hyperparameters = hyperparameters_json(req, res.lr);
+	tm.architecture = req->architecture;
+	tm.hyperparameters = hyperparameters_json(req, &p.cfg, res.lr);
 	tm.train_rmse = cf_rmse(&model, &inf, &p.ds.r, 0, p.ds.r.n_train, tmp, NULL);
 	tm.valid_rmse = res.n_epochs > 0 ? res.epochs[res.n_epochs - 1].valid_rmse : NAN;
 	tm.load_seconds = seconds_now() - p.started - res.sweep_seconds - res.train_seconds;
@@ -364,7 +434,7 @@ sweep_body(const CfTrainRequest *req, MemoryContext cxt, void *out)
 	prepare(&p, req);
 	p.cfg.sweep_only = true;
 	set_ps_display("cfrec: range test");
-	train(&p, &model, &res, cxt);
+	train(&p, req, &model, &res, cxt);
 	so->n = res.n_sweep;
 	so->suggested = res.suggested;
 	so->points = MemoryContextAlloc(so->caller, sizeof(CfSweepPoint) * Max(res.n_sweep, 1));

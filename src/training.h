@@ -18,9 +18,19 @@ typedef struct CfTrainRequest
 	const char *item_col;
 	const char *rating_col;
 	const char *time_col;
+	const char *architecture;	/* "default", "seed" or "baseline" */
 	double		valid_fraction;
+	double		reg_user;		/* baseline: damping of the user biases */
+	double		reg_item;
 	CfTrainConfig cfg;			/* n_users and n_items are filled in after reading */
 } CfTrainRequest;
+
+/*
+ * The recipe an architecture starts from (every argument left NULL takes its
+ * value from here); an unknown name is an ERROR.  Fields that depend on the
+ * data (the output range) are set once the relation is read.
+ */
+void		cf_architecture_defaults(CfTrainRequest *req, const char *architecture);
 
 /* Checks every argument; an ERROR names the bad one and its valid range. */
 void		cf_check_request(const CfTrainRequest *req);

@@ -110,27 +110,35 @@ CREATE VIEW cf_models AS
       FROM cfrec.models;
 GRANT SELECT ON cf_models TO PUBLIC;
 
+-- Arguments left NULL take the architecture's value (see README: for 'seed'
+-- they are the original network's: embedding_dim 100, hidden 500, dropout
+-- {0.1, 0.2}, epochs 10, batch_size 1024, weight_decay 1e-5).
 CREATE FUNCTION cf_train(
-    relation       text,
-    name           text    DEFAULT NULL,
-    user_col       text    DEFAULT NULL,
-    item_col       text    DEFAULT NULL,
-    rating_col     text    DEFAULT NULL,
-    time_col       text    DEFAULT NULL,
-    embedding_dim  int     DEFAULT 100,
-    hidden         int     DEFAULT 500,
-    dropout        float8[] DEFAULT ARRAY[0.1, 0.2],
-    epochs         int     DEFAULT 10,
-    batch_size     int     DEFAULT 1024,
-    lr             float8  DEFAULT NULL,
-    weight_decay   float8  DEFAULT 1e-5,
-    valid_fraction float8  DEFAULT 0.1,
-    seed           bigint  DEFAULT 0,
-    cut_frac       float8  DEFAULT 0.1,
-    ratio          float8  DEFAULT 32,
-    start_lr       float8  DEFAULT 1e-7,
-    end_lr         float8  DEFAULT 10,
-    num_it         int     DEFAULT 100
+    relation         text,
+    name             text     DEFAULT NULL,
+    user_col         text     DEFAULT NULL,
+    item_col         text     DEFAULT NULL,
+    rating_col       text     DEFAULT NULL,
+    time_col         text     DEFAULT NULL,
+    embedding_dim    int      DEFAULT NULL,
+    hidden           int      DEFAULT NULL,
+    dropout          float8[] DEFAULT NULL,
+    epochs           int      DEFAULT NULL,
+    batch_size       int      DEFAULT NULL,
+    lr               float8   DEFAULT NULL,
+    weight_decay     float8   DEFAULT NULL,
+    valid_fraction   float8   DEFAULT NULL,
+    seed             bigint   DEFAULT NULL,
+    cut_frac         float8   DEFAULT NULL,
+    ratio            float8   DEFAULT NULL,
+    start_lr         float8   DEFAULT NULL,
+    end_lr           float8   DEFAULT NULL,
+    num_it           int      DEFAULT NULL,
+    architecture     text     DEFAULT 'default',
+    dot_dim          int      DEFAULT NULL,
+    row_weight_decay float8   DEFAULT NULL,
+    reg_user         float8   DEFAULT NULL,
+    reg_item         float8   DEFAULT NULL
 ) RETURNS bigint
     AS 'MODULE_PATHNAME', 'cf_train'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

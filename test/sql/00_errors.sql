@@ -72,7 +72,7 @@ SELECT cf_train('ratings', cut_frac => 0);
 SELECT cf_train('ratings', ratio => 0.5);
 SELECT cf_train('ratings', start_lr => 1, end_lr => 0.1);
 SELECT cf_train('ratings', num_it => 1);
-SELECT cf_train('ratings', epochs => NULL);
+SELECT cf_train('ratings', architecture => 'transformer');
 SELECT cf_train('ratings', name => '');
 
 -- nothing was stored by any of the failures
