@@ -2,7 +2,9 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -188,6 +190,50 @@ cf_source_resolve(CfSource *src, const char *relation, const char *user_col,
 		src->time_type = tt;
 	}
 	relation_close(rel, NoLock);
+}
+
+double
+cf_source_estimated_rows(const CfSource *src)
+{
+	Relation	rel = relation_open(src->relid, AccessShareLock);
+	double		rows = rel->rd_rel->relkind == RELKIND_VIEW ? -1 : rel->rd_rel->reltuples;
+
+	relation_close(rel, AccessShareLock);
+	return rows;
+}
+
+bool
+cf_source_lacks_user_index(const CfSource *src)
+{
+	Relation	rel = relation_open(src->relid, AccessShareLock);
+	AttrNumber	attnum = InvalidAttrNumber;
+	bool		found = false;
+	List	   *indexes;
+	ListCell   *lc;
+	char		kind = rel->rd_rel->relkind;
+
+	if (kind == RELKIND_VIEW || kind == RELKIND_FOREIGN_TABLE)
+	{
+		relation_close(rel, AccessShareLock);
+		return false;
+	}
+	for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), src->user_col) == 0)
+			attnum = att->attnum;
+	}
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		found |= idx->rd_index->indnkeyatts > 0 && idx->rd_index->indkey.values[0] == attnum;
+		index_close(idx, AccessShareLock);
+	}
+	relation_close(rel, AccessShareLock);
+	return !found;
 }
 
 /* Growable arrays for rows whose count is known only at the end. */

@@ -54,6 +54,19 @@ typedef struct CfDataset
 	double	   *times;			/* [n_rows] the time column, NULL without one */
 } CfDataset;
 
+/*
+ * Rows the planner expects in the source (pg_class.reltuples), or −1 when it
+ * does not know (a view, or a table never analyzed).
+ */
+double		cf_source_estimated_rows(const CfSource *src);
+
+/*
+ * Whether serving will scan the source for a user's rated items: a table or
+ * materialized view with no index whose first column is the user column.
+ * Views and foreign tables are not judged (their base may well be indexed).
+ */
+bool		cf_source_lacks_user_index(const CfSource *src);
+
 /* Reads the source; rows are allocated in CurrentMemoryContext (huge allowed). */
 void		cf_dataset_read(CfDataset *ds, const CfSource *src);
 

@@ -292,6 +292,16 @@ prepare(Prepared *p, const CfTrainRequest *req)
 	p->cfg = req->cfg;
 	cf_source_resolve(&p->src, req->relation, req->user_col, req->item_col, req->rating_col,
 					  req->time_col);
+	{
+		/* refuse before reading when the planner already knows it is too big */
+		double		estimate = cf_source_estimated_rows(&p->src);
+
+		if (estimate > 0)
+			check_memory(dataset_bytes((int64) estimate, 0, 0, p->src.time_col != NULL)
+						 + (Size) estimate * sizeof(int64),
+						 psprintf("The planner expects %.0f rows in \"%s\"; reading them alone needs that much.",
+								  estimate, p->src.display));
+	}
 	set_ps_display("cfrec: reading");
 	cf_dataset_read(&p->ds, &p->src);
 	cf_dataset_split(&p->ds, &p->src, req->valid_fraction, p->cfg.seed);
@@ -347,6 +357,12 @@ train_and_store(const CfTrainRequest *req, MemoryContext cxt)
 	float	   *tmp;
 
 	prepare(&p, req);
+	if (cf_source_lacks_user_index(&p.src))
+		ereport(NOTICE,
+				(errmsg("\"%s\" has no index on its user column: cf_recommend will scan it to leave out rated items",
+						p.src.display),
+				 errhint("CREATE INDEX ON %s (%s);", p.src.qualified,
+						 quote_identifier(p.src.user_col))));
 	set_ps_display("cfrec: training");
 	train(&p, req, &model, &res, cxt);
 

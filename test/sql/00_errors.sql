@@ -95,3 +95,8 @@ SELECT count(*) FROM cf_recommend(1, NULL);
 
 -- the server is still up
 SELECT 1 AS alive;
+
+-- a training larger than cfrec.max_memory stops before allocating
+SET cfrec.max_memory = '64MB';
+SELECT cf_train('ratings', embedding_dim => 4096, hidden => 65536, architecture => 'seed');
+RESET cfrec.max_memory;
