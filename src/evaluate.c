@@ -94,7 +94,7 @@ model_rating_range(const char *model, double *rmax)
 {
 	int64		id = cf_store_model_id(model);
 	double		rmin;
-	char	   *sql = psprintf("SELECT rating_min, rating_max FROM cfrec.models WHERE id = %lld",
+	char	   *sql = psprintf("SELECT rating_min, rating_max FROM cfrec.models WHERE id OPERATOR(pg_catalog.=) %lld",
 							   (long long) id);
 	bool		isnull;
 

@@ -69,6 +69,26 @@ float8_or_null(double x, char *null)
 	return Float8GetDatum(isfinite(x) ? x : 0.0);
 }
 
+/* A model of this name that the caller may not replace is an error, not a silent second model. */
+static void
+check_replaceable(const char *name)
+{
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+
+	if (SPI_execute_with_args("SELECT owner FROM cfrec.models WHERE name OPERATOR(pg_catalog.=) $1"
+							  " AND NOT pg_catalog.pg_has_role(owner, 'MEMBER') LIMIT 1",
+							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the owner of model \"%s\"", name);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("model \"%s\" belongs to role \"%s\"", name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("Only its owner, a member of that role or a superuser may replace it."),
+				 errhint("Train under another name: cf_train(..., name => 'my_model').")));
+}
+
 static void
 delete_models_named(const char *name)
 {
@@ -286,6 +306,7 @@ cf_store_save(const CfTrainedModel *tm)
 	/* Two trainings of one name: the second waits here, then replaces the first. */
 	run(prepare("SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
 				2, lock_types), lock_args, NULL, SPI_OK_SELECT);
+	check_replaceable(tm->name);
 	delete_models_named(tm->name);
 	id = insert_model_row(tm);
 	insert_embeddings(id, "model_users", "user_id", ds->n_users, cf_row_width(&m->cfg),

@@ -99,7 +99,36 @@ SELECT pg_catalog.pg_extension_config_dump('cfrec.model_tensors', '');
 SELECT pg_catalog.pg_extension_config_dump('cfrec.lr_sweeps', '');
 SELECT pg_catalog.pg_extension_config_dump('cfrec.training_log', '');
 
-GRANT SELECT ON ALL TABLES IN SCHEMA cfrec TO PUBLIC;
+-- Who may do what with models: every role may read every model (serving
+-- needs it) and train models of its own; a model belongs to the role that
+-- trained it, and only that role (or its members, or a superuser) may
+-- replace or delete it.  Row-level security enforces it on the catalog; a
+-- DBA who wants models private can REVOKE SELECT from PUBLIC.
+GRANT SELECT, INSERT, DELETE ON ALL TABLES IN SCHEMA cfrec TO PUBLIC;
+GRANT USAGE ON SEQUENCE cfrec.models_id_seq TO PUBLIC;
+
+ALTER TABLE cfrec.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON cfrec.models FOR SELECT USING (true);
+CREATE POLICY insert_own ON cfrec.models FOR INSERT WITH CHECK (owner = current_user);
+CREATE POLICY delete_own ON cfrec.models FOR DELETE USING (pg_has_role(owner, 'MEMBER'));
+
+-- The rows of a model follow the model's owner.
+CREATE FUNCTION cfrec.owns_model(model_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT EXISTS (SELECT 1 FROM cfrec.models m
+                          WHERE m.id = model_id AND pg_has_role(m.owner, 'MEMBER')) $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['model_users', 'model_items', 'model_tensors', 'lr_sweeps', 'training_log'] LOOP
+        EXECUTE format('ALTER TABLE cfrec.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY read_all ON cfrec.%I FOR SELECT USING (true)', t);
+        EXECUTE format('CREATE POLICY insert_own ON cfrec.%I FOR INSERT WITH CHECK (cfrec.owns_model(model_id))', t);
+        EXECUTE format('CREATE POLICY delete_own ON cfrec.%I FOR DELETE USING (cfrec.owns_model(model_id))', t);
+    END LOOP;
+END $$;
 
 CREATE VIEW cf_models AS
     SELECT id, name, owner, created_at, source, architecture,
