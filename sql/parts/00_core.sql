@@ -6,7 +6,7 @@ GRANT USAGE ON SCHEMA cfrec TO PUBLIC;
 
 CREATE TABLE cfrec.models (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name            text NOT NULL,
+    name            text NOT NULL UNIQUE,   -- one model per name: a retraining replaces it
     owner           name NOT NULL DEFAULT current_user,
     created_at      timestamptz NOT NULL DEFAULT now(),
     source          text NOT NULL,          -- schema.relation the model was trained on
@@ -37,7 +37,6 @@ CREATE TABLE cfrec.models (
     sweep_seconds   float8 NOT NULL,
     train_seconds   float8 NOT NULL
 );
-CREATE INDEX ON cfrec.models (name, id);
 
 CREATE TABLE cfrec.model_users (
     model_id    bigint NOT NULL,
