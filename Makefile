@@ -31,7 +31,15 @@ EXTRA_CLEAN = test/c/*.test
 .PHONY: test demo demo-clean ctest
 .DEFAULT_GOAL := all
 test:
-	bash test/run
+	@bash test/run
+
+# DATA=folder of MovieLens or Netflix Prize files.  PGXS also has a DATA (files
+# to install), so pass it on only when it was given on the command line.
+demo:
+	@bash scripts/demo $(if $(filter command line,$(origin DATA)),"$(DATA)")
+
+demo-clean:
+	@bash scripts/demo --clean
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)

@@ -6,8 +6,9 @@
  * with rank-r factors ~ N(0, 1/r) per entry (so p·q ~ N(0, 1)), user biases
  * ~ N(0, 0.3²) and item biases ~ N(0, 0.5²).  Items are drawn with Zipf
  * popularity (exponent 1: a few items get most ratings, as on Netflix), users
- * with a milder skew (exponent 0.5); which ids are popular is shuffled.  Pairs
- * may repeat, as a user can rate a film twice in the Netflix data.
+ * with a milder skew (exponent 0.5); which ids are popular is shuffled.  Each
+ * (user, item) pair appears at most once, as in a ratings table with a key, so
+ * a split of it never holds one rating on both sides.
  */
 #include "postgres.h"
 
@@ -19,6 +20,24 @@
 #include "utils/memutils.h"
 
 #include "rng.h"
+
+/* The pairs drawn so far, as user · n_items + item. */
+typedef struct PairEntry
+{
+	uint64		key;
+	char		status;
+} PairEntry;
+
+#define SH_PREFIX pairset
+#define SH_ELEMENT_TYPE PairEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) ((uint32) (((k) * UINT64CONST(0x9e3779b97f4a7c15)) >> 32))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* Cumulative Zipf weights over a shuffled order: cdf[j] for the j-th most popular. */
 typedef struct Popularity
@@ -110,6 +129,7 @@ cf_synthetic_ratings(PG_FUNCTION_ARGS)
 			   *Q,
 			   *bu,
 			   *bi;
+	pairset_hash *seen;
 
 	check_arg(n_users >= 1 && n_users <= 100000000, "n_users must be between 1 and 100000000, not %lld", n_users);
 	check_arg(n_items >= 1 && n_items <= 100000000, "n_items must be between 1 and 100000000, not %lld", n_items);
@@ -119,6 +139,13 @@ cf_synthetic_ratings(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("noise must be a finite standard deviation ≥ 0, not %g", noise)));
+	/* drawing without repeats slows down as the matrix fills: keep it sparse */
+	if ((double) n_ratings > 0.5 * (double) n_users * (double) n_items)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_ratings must be at most half of n_users × n_items (%.0f)",
+						0.5 * (double) n_users * (double) n_items),
+				 errdetail("Each (user, item) pair is rated at most once.")));
 	if (((int64) n_users + n_items) * rank > INT64CONST(250000000))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -133,17 +160,28 @@ cf_synthetic_ratings(PG_FUNCTION_ARGS)
 	Q = normal_table((int64) n_items * rank, 1.0 / sqrt(rank), &rng);
 	bu = normal_table(n_users, 0.3, &rng);
 	bi = normal_table(n_items, 0.5, &rng);
+	seen = pairset_create(CurrentMemoryContext, (uint32) Min(n_ratings + 1, PG_UINT32_MAX / 2), NULL);
 
 	for (int64 r = 0; r < n_ratings; r++)
 	{
-		int32		u = popularity_draw(&users, &rng);
-		int32		i = popularity_draw(&items, &rng);
-		const float *pu = P + (int64) u * rank;
-		const float *qi = Q + (int64) i * rank;
-		double		y = 3.6 + bu[u] + bi[i] + noise * cf_rng_normal(&rng);
+		int32		u,
+					i;
+		bool		found;
+		const float *pu;
+		const float *qi;
+		double		y;
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
+		do
+		{
+			u = popularity_draw(&users, &rng);
+			i = popularity_draw(&items, &rng);
+			pairset_insert(seen, (uint64) u * n_items + i, &found);
+		} while (found);
+		pu = P + (int64) u * rank;
+		qi = Q + (int64) i * rank;
+		y = 3.6 + bu[u] + bi[i] + noise * cf_rng_normal(&rng);
 		for (int k = 0; k < rank; k++)
 			y += pu[k] * qi[k];
 		y = rint(y);

@@ -15,6 +15,10 @@ SELECT (SELECT array_agg(r ORDER BY ord) FROM cf_synthetic_ratings(50, 20, 100, 
 SELECT sum(c) FILTER (WHERE rk <= 20) / sum(c) > 0.3 AS skewed
   FROM (SELECT count(*) AS c, row_number() OVER (ORDER BY count(*) DESC) AS rk
           FROM cf_synthetic_ratings(500, 200, 20000) GROUP BY item_id) s;
+-- no (user, item) pair twice, so a split never holds one rating on both sides
+SELECT count(*) = count(DISTINCT (user_id, item_id)) AS pairs_unique
+  FROM cf_synthetic_ratings(943, 1682, 100000, seed => 1);
+SELECT * FROM cf_synthetic_ratings(10, 10, 51);
 SELECT count(*) FROM cf_synthetic_ratings(10, 10, 0);
 SELECT * FROM cf_synthetic_ratings(0, 10, 10);
 SELECT * FROM cf_synthetic_ratings(10, 10, -1);
