@@ -282,13 +282,14 @@ typedef struct Prepared
 	CfSource	src;
 	CfDataset	ds;
 	CfTrainConfig cfg;
-	double		started;
+	double		read_seconds;	/* resolving, reading and splitting the relation */
 } Prepared;
 
 static void
 prepare(Prepared *p, const CfTrainRequest *req)
 {
-	p->started = seconds_now();
+	double		started = seconds_now();
+
 	p->cfg = req->cfg;
 	cf_source_resolve(&p->src, req->relation, req->user_col, req->item_col, req->rating_col,
 					  req->time_col);
@@ -308,6 +309,7 @@ prepare(Prepared *p, const CfTrainRequest *req)
 	p->cfg.net.n_users = p->ds.n_users;
 	p->cfg.net.n_items = p->ds.n_items;
 	set_output_range(&p->cfg, &p->ds, req->architecture);
+	p->read_seconds = seconds_now() - started;
 	check_memory(dataset_bytes(p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->src.time_col != NULL)
 				 + cf_train_bytes(&p->cfg) + (Size) p->ds.r.n_train * sizeof(int64),
 				 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
@@ -381,7 +383,7 @@ train_and_store(const CfTrainRequest *req, MemoryContext cxt)
 	tm.hyperparameters = hyperparameters_json(req, &p.cfg, res.lr);
 	tm.train_rmse = cf_rmse(&model, &inf, &p.ds.r, 0, p.ds.r.n_train, tmp, NULL);
 	tm.valid_rmse = res.n_epochs > 0 ? res.epochs[res.n_epochs - 1].valid_rmse : NAN;
-	tm.load_seconds = seconds_now() - p.started - res.sweep_seconds - res.train_seconds;
+	tm.load_seconds = p.read_seconds;
 	set_ps_display("cfrec: storing");
 	return cf_store_save(&tm);
 }

@@ -1,0 +1,69 @@
+-- The architectures on planted data, and rating scales other than 1–5.
+BEGIN;
+SELECT plan(9);
+SET LOCAL client_min_messages = warning;
+SET LOCAL cfrec.progress = off;
+
+-- planted rank-2 structure plus user and item offsets; a tenth held out
+CREATE TABLE arch_all AS
+SELECT u AS user_id, i AS item_id,
+       (3 + 0.4 * sin(u * 0.9) + 0.5 * cos(i * 1.7)
+          + 0.9 * (sin(u * 1.3) * sin(i * 2.1) + cos(u * 0.7) * cos(i * 0.3))
+          + ((hashint4(u * 7919 + i) % 1000) / 1000.0) * 0.3)::real AS rating,
+       abs(hashint4(u * 104729 + i * 13)) % 10 = 0 AS held_out
+  FROM generate_series(1, 300) u, generate_series(1, 150) i
+ WHERE abs(hashint4(u * 31 + i * 17)) % 3 = 0;
+CREATE TABLE arch_train AS SELECT user_id, item_id, rating FROM arch_all WHERE NOT held_out;
+CREATE TABLE arch_test AS SELECT user_id, item_id, rating FROM arch_all WHERE held_out;
+
+SELECT cf_train('arch_train', name => 'a_baseline', architecture => 'baseline') AS b \gset
+SELECT cf_train('arch_train', name => 'a_default', architecture => 'default', embedding_dim => 16,
+                hidden => 64, batch_size => 256, epochs => 20, lr => 0.01) AS d \gset
+CREATE TEMP TABLE scores AS
+SELECT (SELECT rmse FROM cf_evaluate('arch_test', 'a_baseline')) AS baseline,
+       (SELECT rmse FROM cf_evaluate('arch_test', 'a_default')) AS dflt,
+       (SELECT sqrt(avg((t.rating - m.mean) ^ 2)) FROM arch_test t,
+               (SELECT avg(rating) AS mean FROM arch_train) m) AS global_mean;
+SELECT cmp_ok((SELECT baseline FROM scores), '<', (SELECT global_mean FROM scores) * 0.9,
+              'the bias baseline beats the global mean');
+SELECT cmp_ok((SELECT dflt FROM scores), '<', (SELECT baseline FROM scores) * 0.8,
+              'the default architecture beats the bias baseline');
+
+-- the baseline is exactly μ + b_u + b_i, closed form, served by the same code
+SELECT cmp_ok(abs(cf_predict(7, 9, 'a_baseline')
+                  - ((SELECT vals[1] FROM cfrec.model_tensors WHERE model_id = :b AND name = 'fc2.bias')
+                     + (SELECT embedding[1] FROM cfrec.model_users WHERE model_id = :b AND user_id = 7)
+                     + (SELECT embedding[1] FROM cfrec.model_items WHERE model_id = :b AND item_id = 9))),
+              '<', 1e-5::float8, 'baseline prediction is mean + user bias + item bias');
+
+-- half stars, 1–10 and 0–1 scales: the range comes from the data
+CREATE TABLE half_stars AS SELECT user_id, item_id, (round(rating * 2) / 2)::real AS rating FROM arch_train;
+UPDATE half_stars SET rating = 0.5 WHERE user_id = 1 AND item_id = (SELECT min(item_id) FROM half_stars WHERE user_id = 1);
+CREATE TABLE ten_scale AS SELECT user_id, item_id, least(10, greatest(1, round((rating - 1) * 2.25) + 1))::int AS rating FROM arch_train;
+CREATE TABLE unit_scale AS SELECT user_id, item_id, ((rating - 1) / 4)::float8 AS rating FROM arch_train;
+SELECT cf_train(t, epochs => 2, embedding_dim => 8, hidden => 16, batch_size => 256, lr => 0.01)
+  FROM unnest(ARRAY['half_stars', 'ten_scale', 'unit_scale']) t;
+SELECT results_eq($$SELECT name, round(rating_min::numeric, 5), round(rating_max::numeric, 5) FROM cfrec.models
+                     WHERE name IN ('half_stars', 'ten_scale', 'unit_scale') ORDER BY name$$,
+                  $$SELECT name, round(lo::numeric, 5), round(hi::numeric, 5) FROM (VALUES
+                       ('half_stars', 0.5::float8, (SELECT max(rating) FROM half_stars)::float8),
+                       ('ten_scale', 1::float8, 10::float8),
+                       ('unit_scale', (SELECT min(rating) FROM unit_scale), (SELECT max(rating) FROM unit_scale))) v(name, lo, hi)$$,
+                  'each model keeps its data''s range');
+SELECT ok((SELECT bool_and(p BETWEEN 0.5 AND (SELECT max(rating) FROM half_stars))
+             FROM (SELECT cf_predict(u, i, 'half_stars') AS p FROM generate_series(1, 300, 13) u, generate_series(1, 160, 7) i) s),
+          'half-star predictions stay in range, unknown ids included');
+SELECT ok((SELECT bool_and(p BETWEEN 1 AND 10) FROM (SELECT cf_predict(u, i, 'ten_scale') AS p
+             FROM generate_series(1, 300, 13) u, generate_series(1, 160, 7) i) s),
+          '1–10 predictions stay in range');
+SELECT ok((SELECT bool_and(p BETWEEN 0 AND 1) FROM (SELECT cf_predict(u, i, 'unit_scale') AS p
+             FROM generate_series(1, 300, 13) u, generate_series(1, 160, 7) i) s),
+          '0–1 predictions stay in range');
+SELECT ok((SELECT max(p) - min(p) > 0.1 FROM (SELECT cf_predict(u, i, 'ten_scale') AS p
+             FROM generate_series(1, 300, 13) u, generate_series(1, 150, 7) i) s),
+          'and they use the range, not one constant');
+SELECT is((SELECT relevant_at FROM cf_evaluate('ten_scale', 'ten_scale')), 7.75::float8,
+          'relevant_at scales 4 of 1–5 to the model''s range');
+
+SELECT * FROM finish();
+ROLLBACK;
