@@ -108,10 +108,11 @@ suggest_steep(const double *lrs, const double *losses, int from, int to)
 	{
 		double		slope = (losses[i] - losses[i - 1]) / (log(lrs[i]) - log(lrs[i - 1]));
 
+		/* fastai's lrs[grads.argmin()]: the segment's first point */
 		if (slope < best_slope)
 		{
 			best_slope = slope;
-			best = i;
+			best = i - 1;
 		}
 	}
 	return best;

@@ -140,11 +140,11 @@ cf_synthetic_ratings(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("noise must be a finite standard deviation ≥ 0, not %g", noise)));
 	/* drawing without repeats slows down as the matrix fills: keep it sparse */
-	if ((double) n_ratings > 0.5 * (double) n_users * (double) n_items)
+	if ((double) n_ratings > 0.9 * (double) n_users * (double) n_items)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n_ratings must be at most half of n_users × n_items (%.0f)",
-						0.5 * (double) n_users * (double) n_items),
+				 errmsg("n_ratings must be at most 90%% of n_users × n_items (%.0f)",
+						0.9 * (double) n_users * (double) n_items),
 				 errdetail("Each (user, item) pair is rated at most once.")));
 	if (((int64) n_users + n_items) * rank > INT64CONST(250000000))
 		ereport(ERROR,

@@ -18,7 +18,7 @@ SELECT sum(c) FILTER (WHERE rk <= 20) / sum(c) > 0.3 AS skewed
 -- no (user, item) pair twice, so a split never holds one rating on both sides
 SELECT count(*) = count(DISTINCT (user_id, item_id)) AS pairs_unique
   FROM cf_synthetic_ratings(943, 1682, 100000, seed => 1);
-SELECT * FROM cf_synthetic_ratings(10, 10, 51);
+SELECT * FROM cf_synthetic_ratings(10, 10, 91);
 SELECT count(*) FROM cf_synthetic_ratings(10, 10, 0);
 SELECT * FROM cf_synthetic_ratings(0, 10, 10);
 SELECT * FROM cf_synthetic_ratings(10, 10, -1);
