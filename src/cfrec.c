@@ -148,6 +148,12 @@ cf_train(PG_FUNCTION_ARGS)
 		req.reg_user = PG_GETARG_FLOAT8(23);
 	if (!PG_ARGISNULL(24))
 		req.reg_item = PG_GETARG_FLOAT8(24);
+	if (!PG_ARGISNULL(25))
+		req.cfg.net.row_l2 = (float) PG_GETARG_FLOAT8(25);
+	if (!PG_ARGISNULL(26))
+		req.cfg.net.bias_l2 = (float) PG_GETARG_FLOAT8(26);
+	if (!PG_ARGISNULL(27))
+		req.cfg.patience = PG_GETARG_INT32(27);
 	if (req.name && req.name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -5,6 +5,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -69,24 +70,37 @@ float8_or_null(double x, char *null)
 	return Float8GetDatum(isfinite(x) ? x : 0.0);
 }
 
-/* A model of this name that the caller may not replace is an error, not a silent second model. */
-static void
+/*
+ * A model of this name that the caller may not replace is an error, not a
+ * silent second model.  Returns the owner the new model keeps: the replaced
+ * model's, or NULL for the caller.
+ */
+static char *
 check_replaceable(const char *name)
 {
 	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
+	char	   *store_owner;
 
-	if (SPI_execute_with_args("SELECT owner FROM cfrec.models WHERE name OPERATOR(pg_catalog.=) $1"
-							  " AND NOT pg_catalog.pg_has_role(owner, 'MEMBER') LIMIT 1",
+	/* to_regrole: the owner role may have been dropped (then only a superuser may replace) */
+	if (SPI_execute_with_args("SELECT owner, coalesce(pg_catalog.pg_has_role("
+							  "pg_catalog.to_regrole(owner::pg_catalog.text)::pg_catalog.oid, 'MEMBER'), false)"
+							  " FROM cfrec.models WHERE name OPERATOR(pg_catalog.=) $1 LIMIT 1",
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up the owner of model \"%s\"", name);
-	if (SPI_processed > 0)
+	if (SPI_processed == 0)
+		return NULL;
+	store_owner = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (!superuser() && strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "t") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("model \"%s\" belongs to role \"%s\"", name,
-						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errmsg("model \"%s\" belongs to role \"%s\"", name, store_owner),
 				 errdetail("Only its owner, a member of that role or a superuser may replace it."),
 				 errhint("Train under another name: cf_train(..., name => 'my_model').")));
+	/* a superuser replacing the model of a dropped role takes it over */
+	if (!OidIsValid(get_role_oid(store_owner, true)))
+		return NULL;
+	return store_owner;
 }
 
 static void
@@ -111,23 +125,23 @@ delete_models_named(const char *name)
 }
 
 static int64
-insert_model_row(const CfTrainedModel *tm)
+insert_model_row(const CfTrainedModel *tm, const char *store_owner)
 {
 	const CfDataset *ds = tm->data;
 	const CfTrainResult *res = tm->result;
-	Oid			types[28] = {
+	Oid			types[29] = {
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		INT4OID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID,
 		FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, BOOLOID, FLOAT8OID, FLOAT8OID,
-		FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, TEXTOID
+		FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, TEXTOID, NAMEOID
 	};
-	Datum		v[28];
-	char		n[29];
+	Datum		v[29];
+	char		n[30];
 	bool		isnull;
 	int64		id;
 
 	memset(n, ' ', sizeof(n));
-	n[28] = '\0';
+	n[29] = '\0';
 	v[0] = CStringGetTextDatum(tm->name);
 	v[1] = CStringGetTextDatum(tm->source->display);
 	v[2] = CStringGetTextDatum(tm->source->user_col);
@@ -159,15 +173,17 @@ insert_model_row(const CfTrainedModel *tm)
 	v[25] = Float8GetDatum(res->train_seconds);
 	v[26] = CStringGetTextDatum(tm->source->schema);
 	v[27] = CStringGetTextDatum(tm->source->table);
+	v[28] = DirectFunctionCall1(namein, CStringGetDatum(store_owner ? store_owner
+														: GetUserNameFromId(GetUserId(), false)));
 
 	run(prepare("INSERT INTO cfrec.models (name, source, user_col, item_col, rating_col, time_col,"
 				" architecture, hyperparameters, embedding_dim, hidden, n_users, n_items,"
 				" n_ratings, n_train, n_valid, rows_skipped, rating_min, rating_max, rating_mean,"
 				" lr, lr_found, train_rmse, valid_rmse, load_seconds, sweep_seconds, train_seconds,"
-				" source_schema, source_table)"
+				" source_schema, source_table, owner)"
 				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9, $10, $11, $12,"
-				" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-				" RETURNING id", 28, types),
+				" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
+				" RETURNING id", 29, types),
 		v, n, SPI_OK_INSERT_RETURNING);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return id;
@@ -301,14 +317,15 @@ cf_store_save(const CfTrainedModel *tm)
 	const CfDataset *ds = tm->data;
 	Oid			lock_types[2] = {INT4OID, TEXTOID};
 	Datum		lock_args[2] = {Int32GetDatum(MODEL_NAME_LOCK_CLASS), CStringGetTextDatum(tm->name)};
+	char	   *owner;
 
 	spi_connect();
 	/* Two trainings of one name: the second waits here, then replaces the first. */
 	run(prepare("SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
 				2, lock_types), lock_args, NULL, SPI_OK_SELECT);
-	check_replaceable(tm->name);
+	owner = check_replaceable(tm->name);
 	delete_models_named(tm->name);
-	id = insert_model_row(tm);
+	id = insert_model_row(tm, owner);
 	insert_embeddings(id, "model_users", "user_id", ds->n_users, cf_row_width(&m->cfg),
 					  ds->user_ids, ds->user_count, ds->user_mean, m->p[CF_USER_EMB]);
 	insert_embeddings(id, "model_items", "item_id", ds->n_items, cf_row_width(&m->cfg),
@@ -336,7 +353,11 @@ cf_store_find_model_id(const char *name)
 								   " ORDER BY id DESC LIMIT 1", 1, types, v, NULL, true, 1);
 	}
 	else
-		rc = SPI_execute("SELECT id FROM cfrec.models ORDER BY id DESC LIMIT 1", true, 1);
+		rc = SPI_execute(superuser()
+						 ? "SELECT id FROM cfrec.models ORDER BY id DESC LIMIT 1"
+						 : "SELECT id FROM cfrec.models WHERE coalesce(pg_catalog.pg_has_role("
+						   "pg_catalog.to_regrole(owner::pg_catalog.text)::pg_catalog.oid, 'MEMBER'), false)"
+						   " ORDER BY id DESC LIMIT 1", true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not look up a model: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)

@@ -30,6 +30,8 @@ cf_net_config_default(CfNetConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->dropout_hidden = 0.2f;
 	cfg->bn_momentum = 0.1f;
 	cfg->bn_eps = 1e-5f;
+	cfg->row_l2 = 0.0f;
+	cfg->bias_l2 = 0.0f;
 }
 
 void
@@ -552,6 +554,8 @@ rows_backward(const CfModel *m, CfWorkspace *ws, const int32_t *users, const int
 	const CfNetConfig *c = &m->cfg;
 	int			E = c->mlp ? c->emb_dim : 0,
 				W = cf_row_width(c);
+	float		k_row = 2.0f * c->row_l2 / B,
+				k_bias = 2.0f * c->bias_l2 / B;
 
 	for (int b = 0; b < B; b++)
 	{
@@ -560,6 +564,7 @@ rows_backward(const CfModel *m, CfWorkspace *ws, const int32_t *users, const int
 		float	   *du = ws->drow_user + (size_t) b * W;
 		float	   *di = ws->drow_item + (size_t) b * W;
 		float		g = ws->draw[b];
+		int			penalised = E + c->dot_dim;
 
 		if (E > 0)
 		{
@@ -572,7 +577,16 @@ rows_backward(const CfModel *m, CfWorkspace *ws, const int32_t *users, const int
 			di[E + d] = g * ur[E + d];
 		}
 		if (c->biases)
-			du[W - 1] = di[W - 1] = g;
+		{
+			du[W - 1] = g + k_bias * ur[W - 1];
+			di[W - 1] = g + k_bias * ir[W - 1];
+		}
+		if (k_row > 0.0f)
+			for (int k = 0; k < penalised; k++)
+			{
+				du[k] += k_row * ur[k];
+				di[k] += k_row * ir[k];
+			}
 	}
 	cf_embedding_backward(&ws->user_grad, ws->drow_user, W, users, B);
 	cf_embedding_backward(&ws->item_grad, ws->drow_item, W, items, B);

@@ -51,6 +51,13 @@ typedef struct CfNetConfig
 	float		dropout_hidden; /* before the output layer */
 	float		bn_momentum;	/* running statistics, PyTorch's convention */
 	float		bn_eps;
+	/*
+	 * L2 penalties in the loss on the rows a batch uses, per rating (the
+	 * classic matrix-factorisation regulariser: frequent users and items are
+	 * held back more):  + row_l2 · mean‖embeddings‖² + bias_l2 · mean bias².
+	 */
+	float		row_l2;
+	float		bias_l2;
 } CfNetConfig;
 
 /*

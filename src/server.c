@@ -2,11 +2,13 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -32,6 +34,9 @@ typedef struct Served
 	int32	   *popular;		/* item indices, most rated first */
 	SPIPlanPtr	rated_plan;		/* items a user rated in the source, kept */
 	uint64		last_used;
+	Oid			catalog;		/* cfrec.models when loaded: ids restart with a new one */
+	int			pins;			/* calls using it now: eviction must wait */
+	bool		evicted;		/* out of the cache, freed when unpinned */
 } Served;
 
 static Served *cache[CACHE_SLOTS];
@@ -173,12 +178,32 @@ load(int64 id)
 }
 
 static void
+release(Served *s)
+{
+	if (s->rated_plan)
+		SPI_freeplan(s->rated_plan);
+	MemoryContextDelete(s->cxt);
+}
+
+/* Out of the cache; a model in use (pinned) is freed by its last user. */
+static void
 evict(int slot)
 {
-	if (cache[slot]->rated_plan)
-		SPI_freeplan(cache[slot]->rated_plan);
-	MemoryContextDelete(cache[slot]->cxt);
+	Served	   *s = cache[slot];
+
 	cache[slot] = NULL;
+	if (s->pins > 0)
+		s->evicted = true;
+	else
+		release(s);
+}
+
+static Oid
+catalog_oid(void)
+{
+	Oid			nsp = get_namespace_oid("cfrec", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("models", nsp) : InvalidOid;
 }
 
 /* The model the name means now, loaded. */
@@ -188,7 +213,12 @@ served(const char *name)
 	int64		id = resolve(name);
 	int			slot = -1;
 	Served	   *s;
+	Oid			catalog = catalog_oid();
 
+	/* models of a dropped and re-created catalog are gone, whatever their ids */
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i] && cache[i]->catalog != catalog)
+			evict(i);
 	for (int i = 0; i < CACHE_SLOTS; i++)
 		if (cache[i] && cache[i]->sm.id == id)
 		{
@@ -196,6 +226,7 @@ served(const char *name)
 			return cache[i];
 		}
 	s = load(id);
+	s->catalog = catalog;
 	/* a newer model of a name replaces the older one */
 	for (int i = 0; i < CACHE_SLOTS; i++)
 		if (cache[i] && strcmp(cache[i]->sm.name, s->sm.name) == 0)
@@ -349,11 +380,9 @@ cmp_scored_desc(const void *a, const void *b)
 	return x->item_id < y->item_id ? -1 : (x->item_id > y->item_id);
 }
 
-int
-cf_serve_recommend(const char *model, int64 user_id, int k, bool exclude_rated,
-				   CfScoredItem **result)
+static int
+recommend_from(Served *s, int64 user_id, int k, bool exclude_rated, CfScoredItem **result)
 {
-	Served	   *s = served(model);
 	int32		n_items = s->sm.model.cfg.n_items;
 	int32		u = lookup(s->user_map, user_id);
 	bool	   *rated = palloc0(n_items);
@@ -414,5 +443,30 @@ cf_serve_recommend(const char *model, int64 user_id, int k, bool exclude_rated,
 	for (int j = 0; j < n; j++)
 		out[j].score = clip(s, out[j].score);
 	pfree(rated);
+	return n;
+}
+
+/*
+ * The model stays pinned while in use: reading the rated items runs the
+ * source's SQL, which may serve (and so load and evict) other models.
+ */
+int
+cf_serve_recommend(const char *model, int64 user_id, int k, bool exclude_rated,
+				   CfScoredItem **result)
+{
+	Served	   *s = served(model);
+	int			n = 0;
+
+	s->pins++;
+	PG_TRY();
+	{
+		n = recommend_from(s, user_id, k, exclude_rated, result);
+	}
+	PG_FINALLY();
+	{
+		if (--s->pins == 0 && s->evicted)
+			release(s);
+	}
+	PG_END_TRY();
 	return n;
 }

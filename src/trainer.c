@@ -25,6 +25,7 @@ cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->end_lr = 10.0;
 	cfg->num_it = 100;
 	cfg->stop_div = true;
+	cfg->patience = 0;
 	cfg->seed = 0;
 }
 
@@ -59,7 +60,8 @@ cf_train_bytes(const CfTrainConfig *cfg)
 		+ (size_t) CF_EVAL_BATCH * (F + H) * sizeof(float)
 		+ (size_t) cfg->batch_size * (2 * sizeof(int32_t) + sizeof(float))
 		+ (size_t) (cfg->num_it > 0 ? cfg->num_it : 0) * sizeof(CfSweepPoint)
-		+ (size_t) (cfg->epochs > 0 ? cfg->epochs : 0) * sizeof(CfEpochStats);
+		+ (size_t) (cfg->epochs > 0 ? cfg->epochs : 0) * sizeof(CfEpochStats)
+		+ (cfg->patience > 0 ? layout.num_params * sizeof(float) : 0);	/* the best epoch */
 }
 
 /* Batch buffers gathered from the shuffled order. */
@@ -117,6 +119,8 @@ typedef struct Trainer
 	CfWorkspace ws;
 	CfInference inf;
 	float	   *eval_tmp;
+	float	   *best_params;	/* the best epoch so far, with patience */
+	float	   *best_stats;
 	int64_t    *order;
 	Batch		batch;
 	int32_t		B;
@@ -212,6 +216,16 @@ cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
 	return sqrt(sum / (double) (to - from));
 }
 
+static size_t
+stat_floats(const CfModel *m)
+{
+	size_t		n = 0;
+
+	for (int i = 0; i < CF_NUM_STATS; i++)
+		n += m->stat_sizes[i];
+	return n;
+}
+
 static void
 train_epochs(Trainer *tr, CfTrainResult *res)
 {
@@ -269,7 +283,25 @@ train_epochs(Trainer *tr, CfTrainResult *res)
 		res->n_epochs = epoch + 1;
 		if (tr->cb && tr->cb->on_epoch)
 			tr->cb->on_epoch(tr->cb->ctx, st);
+		if (tr->best_params && isfinite(st->valid_rmse))
+		{
+			if (res->best_epoch == 0 || st->valid_rmse < res->epochs[res->best_epoch - 1].valid_rmse)
+			{
+				res->best_epoch = st->epoch;
+				memcpy(tr->best_params, tr->model->params, sizeof(float) * tr->model->num_params);
+				memcpy(tr->best_stats, tr->model->stats, sizeof(float) * stat_floats(tr->model));
+			}
+			else if (st->epoch - res->best_epoch >= cfg->patience)
+				break;
+		}
 	}
+	if (tr->best_params && res->best_epoch > 0 && res->best_epoch != res->n_epochs && !res->diverged)
+	{
+		memcpy(tr->model->params, tr->best_params, sizeof(float) * tr->model->num_params);
+		memcpy(tr->model->stats, tr->best_stats, sizeof(float) * stat_floats(tr->model));
+	}
+	if (res->best_epoch == 0)
+		res->best_epoch = res->n_epochs;
 	res->train_seconds = now_seconds() - start;
 }
 
@@ -303,6 +335,11 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 	tr.batch.rating = cf_alloc_floats(a, tr.B);
 	res->epochs = a->alloc0(a->ctx, (size_t) cfg->epochs * sizeof(CfEpochStats));
 	res->lr = cfg->lr;
+	if (cfg->patience > 0 && data->n_valid > 0)
+	{
+		tr.best_params = cf_alloc_floats(a, model->num_params);
+		tr.best_stats = cf_alloc_floats(a, stat_floats(model) + 1);
+	}
 
 	if (cfg->lr <= 0.0 || cfg->sweep_only)
 	{

@@ -43,6 +43,8 @@ typedef struct CfTrainConfig
 	int32_t		num_it;
 	bool		stop_div;		/* stop once the smoothed loss passes 4× its best */
 	bool		sweep_only;		/* run the range test and stop: no training */
+	int32_t		patience;		/* > 0: keep the best epoch by valid RMSE, stop after
+								 * this many epochs without a better one */
 	uint64_t	seed;
 } CfTrainConfig;
 
@@ -86,6 +88,7 @@ typedef struct CfTrainResult
 	double		lr;				/* the peak rate trained with */
 	CfEpochStats *epochs;		/* [cfg.epochs] */
 	int32_t		n_epochs;
+	int32_t		best_epoch;		/* the epoch the model is from (1-based) */
 	double		sweep_seconds;
 	double		train_seconds;
 } CfTrainResult;

@@ -62,9 +62,19 @@ cf_architecture_defaults(CfTrainRequest *req, const char *architecture)
 	}
 	else if (strcmp(architecture, "default") == 0)
 	{
+		/*
+		 * Biases, a dot-product branch and an output squashed into the data's
+		 * range (y_min, y_max and the output offset follow from the data),
+		 * per-rating L2 on the rows, and the best epoch kept.
+		 */
 		req->architecture = "default";
 		c->net.biases = true;
-		/* y_min, y_max and the output offset follow from the data */
+		c->net.dot_dim = 64;
+		c->net.row_l2 = 0.05f;
+		c->net.bias_l2 = 0.01f;
+		c->batch_size = 128;
+		c->epochs = 20;
+		c->patience = 3;
 	}
 	else
 		ereport(ERROR,
@@ -103,6 +113,9 @@ cf_check_request(const CfTrainRequest *req)
 
 	check_range_int("embedding_dim", c->net.emb_dim, 1, 4096);
 	check_range_int("dot_dim", c->net.dot_dim, 0, 4096);
+	check_range_float("row_l2", c->net.row_l2, 0.0, 100.0, true, true);
+	check_range_float("bias_l2", c->net.bias_l2, 0.0, 100.0, true, true);
+	check_range_int("patience", c->patience, 0, 100000);
 	check_range_float("row_weight_decay", c->row_weight_decay, 0.0, 10.0, true, true);
 	check_range_float("reg_user", req->reg_user, 0.0, 1e6, true, true);
 	check_range_float("reg_item", req->reg_item, 0.0, 1e6, true, true);
@@ -264,7 +277,8 @@ hyperparameters_json(const CfTrainRequest *req, const CfTrainConfig *c, double l
 					 " \"bn_eps\": %.9g, \"adam_betas\": [0.9, 0.999], \"threads\": %d,"
 					 " \"architecture\": \"%s\", \"mlp\": %s, \"dot_dim\": %d, \"biases\": %s,"
 					 " \"y_min\": %.9g, \"y_max\": %.9g, \"row_weight_decay\": %.17g,"
-					 " \"reg_user\": %.17g, \"reg_item\": %.17g}",
+					 " \"reg_user\": %.17g, \"reg_item\": %.17g, \"row_l2\": %.9g,"
+					 " \"bias_l2\": %.9g, \"patience\": %d}",
 					 c->net.emb_dim, c->net.hidden, (double) c->net.dropout_in,
 					 (double) c->net.dropout_hidden, c->epochs, c->batch_size, lr,
 					 c->lr > 0 ? "true" : "false", c->weight_decay, req->valid_fraction,
@@ -272,7 +286,8 @@ hyperparameters_json(const CfTrainRequest *req, const CfTrainConfig *c, double l
 					 c->num_it, (double) c->net.bn_momentum, (double) c->net.bn_eps,
 					 cf_training_threads(), req->architecture, c->net.mlp ? "true" : "false",
 					 c->net.dot_dim, c->net.biases ? "true" : "false", (double) c->net.y_min,
-					 (double) c->net.y_max, c->row_weight_decay, req->reg_user, req->reg_item);
+					 (double) c->net.y_max, c->row_weight_decay, req->reg_user, req->reg_item,
+					 (double) c->net.row_l2, (double) c->net.bias_l2, c->patience);
 	return j.data;
 }
 
@@ -382,7 +397,7 @@ train_and_store(const CfTrainRequest *req, MemoryContext cxt)
 	tm.architecture = req->architecture;
 	tm.hyperparameters = hyperparameters_json(req, &p.cfg, res.lr);
 	tm.train_rmse = cf_rmse(&model, &inf, &p.ds.r, 0, p.ds.r.n_train, tmp, NULL);
-	tm.valid_rmse = res.n_epochs > 0 ? res.epochs[res.n_epochs - 1].valid_rmse : NAN;
+	tm.valid_rmse = res.best_epoch > 0 ? res.epochs[res.best_epoch - 1].valid_rmse : NAN;
 	tm.load_seconds = p.read_seconds;
 	set_ps_display("cfrec: storing");
 	return cf_store_save(&tm);

@@ -98,32 +98,45 @@ SELECT pg_catalog.pg_extension_config_dump('cfrec.model_tensors', '');
 SELECT pg_catalog.pg_extension_config_dump('cfrec.lr_sweeps', '');
 SELECT pg_catalog.pg_extension_config_dump('cfrec.training_log', '');
 
--- Who may do what with models: every role may read every model (serving
--- needs it) and train models of its own; a model belongs to the role that
--- trained it, and only that role (or its members, or a superuser) may
--- replace or delete it.  Row-level security enforces it on the catalog; a
--- DBA who wants models private can REVOKE SELECT from PUBLIC.
+-- Who may do what with models.  A model belongs to the role that trained it
+-- (a replacement keeps the owner); its owner's members and superusers may
+-- replace or delete it.  It is visible to them and to every role that may
+-- read its source relation, as pg_stats shows statistics only to those who
+-- can read the table: a model holds per-user means and counts.  Row-level
+-- security enforces it on the catalog; names stay unique across roles.
 GRANT SELECT, INSERT, DELETE ON ALL TABLES IN SCHEMA cfrec TO PUBLIC;
 GRANT USAGE ON SEQUENCE cfrec.models_id_seq TO PUBLIC;
 
-ALTER TABLE cfrec.models ENABLE ROW LEVEL SECURITY;
-CREATE POLICY read_all ON cfrec.models FOR SELECT USING (true);
-CREATE POLICY insert_own ON cfrec.models FOR INSERT WITH CHECK (owner = current_user);
-CREATE POLICY delete_own ON cfrec.models FOR DELETE USING (pg_has_role(owner, 'MEMBER'));
-
+-- to_regrole: an owner role may have been dropped since.
+CREATE FUNCTION cfrec.is_owner(owner name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(owner::pg_catalog.text)::pg_catalog.oid,
+                                           'MEMBER'), false);
+CREATE FUNCTION cfrec.can_read(owner name, source_schema text, source_table text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN cfrec.is_owner(owner) OR EXISTS (
+        SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE n.nspname OPERATOR(pg_catalog.=) source_schema AND c.relname OPERATOR(pg_catalog.=) source_table
+           AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+           AND pg_catalog.has_table_privilege(c.oid, 'SELECT'));
 -- The rows of a model follow the model's owner.
 CREATE FUNCTION cfrec.owns_model(model_id bigint) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT EXISTS (SELECT 1 FROM cfrec.models m
-                          WHERE m.id = model_id AND pg_has_role(m.owner, 'MEMBER')) $$;
+    AS $$ SELECT EXISTS (SELECT 1 FROM cfrec.models m WHERE m.id = model_id AND cfrec.is_owner(m.owner)) $$;
+
+ALTER TABLE cfrec.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_visible ON cfrec.models FOR SELECT USING (cfrec.can_read(owner, source_schema, source_table));
+CREATE POLICY insert_own ON cfrec.models FOR INSERT WITH CHECK (cfrec.is_owner(owner));
+CREATE POLICY delete_own ON cfrec.models FOR DELETE USING (cfrec.is_owner(owner));
 
 DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['model_users', 'model_items', 'model_tensors', 'lr_sweeps', 'training_log'] LOOP
         EXECUTE format('ALTER TABLE cfrec.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY read_all ON cfrec.%I FOR SELECT USING (true)', t);
+        EXECUTE format('CREATE POLICY read_visible ON cfrec.%I FOR SELECT'
+                       ' USING (EXISTS (SELECT 1 FROM cfrec.models m WHERE m.id OPERATOR(pg_catalog.=) model_id))', t);
         EXECUTE format('CREATE POLICY insert_own ON cfrec.%I FOR INSERT WITH CHECK (cfrec.owns_model(model_id))', t);
         EXECUTE format('CREATE POLICY delete_own ON cfrec.%I FOR DELETE USING (cfrec.owns_model(model_id))', t);
     END LOOP;
@@ -136,6 +149,8 @@ CREATE VIEW cf_models AS
            load_seconds, sweep_seconds, train_seconds,
            hyperparameters
       FROM cfrec.models;
+-- the view reads as its caller, so row-level security applies to it too
+ALTER VIEW cf_models SET (security_invoker = true);
 GRANT SELECT ON cf_models TO PUBLIC;
 
 -- Arguments left NULL take the architecture's value (see README: for 'seed'
@@ -166,7 +181,10 @@ CREATE FUNCTION cf_train(
     dot_dim          int      DEFAULT NULL,
     row_weight_decay float8   DEFAULT NULL,
     reg_user         float8   DEFAULT NULL,
-    reg_item         float8   DEFAULT NULL
+    reg_item         float8   DEFAULT NULL,
+    row_l2           float8   DEFAULT NULL,
+    bias_l2          float8   DEFAULT NULL,
+    patience         int      DEFAULT NULL
 ) RETURNS bigint
     AS 'MODULE_PATHNAME', 'cf_train'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

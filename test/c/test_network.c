@@ -315,7 +315,7 @@ test_norm_block(float dropout)
 	c.invstd = floats(F);
 	c.rm = floats(F);
 	c.rv = floats(F);
-	c.scratch = floats(3 * F);
+	c.scratch = floats(4 * F);	/* the forward's contract: 4F floats */
 	c.sign = NULL;
 
 	/* inputs with every pre-ReLU value at least 0.05 from the kink */
@@ -484,7 +484,7 @@ test_dropout_rate(float p)
 			   *inv = floats(F),
 			   *rm = floats(F),
 			   *rv = floats(F),
-			   *scratch = floats(3 * F);
+			   *scratch = floats(4 * F);
 	CfRng		rng;
 	int			dropped = 0,
 				same_rows = 0;
@@ -560,8 +560,43 @@ test_mse(void)
 
 enum
 {
-	NET_B = 6
+	NET_B = 6,
+	NET_E = 3,
+	NET_H = 5,
+	NET_D = 2
 };
+
+/* One architecture: which branches, and the output range (y_max ≤ y_min: none). */
+typedef struct Arch
+{
+	const char *name;
+	bool		mlp;
+	int			dot;
+	bool		biases;
+	float		y_min,
+				y_max;
+} Arch;
+
+static const Arch ARCHS[] = {
+	{"seed", true, 0, false, 0, 0},
+	{"default (biases, squashed)", true, 0, true, 0.5f, 5.5f},
+	{"mlp + dot + biases, squashed", true, NET_D, true, 0.5f, 5.5f},
+	{"dot + biases, no mlp", false, NET_D, true, 0, 0},
+	{"dot + biases, no mlp, squashed", false, NET_D, true, 0.5f, 5.5f},
+};
+
+static void
+arch_config(CfNetConfig *cfg, const Arch *a, int n_users, int n_items)
+{
+	cf_net_config_default(cfg, n_users, n_items);
+	cfg->mlp = a->mlp;
+	cfg->emb_dim = NET_E;
+	cfg->hidden = NET_H;
+	cfg->dot_dim = a->dot;
+	cfg->biases = a->biases;
+	cfg->y_min = a->y_min;
+	cfg->y_max = a->y_max;
+}
 
 typedef struct NetCase
 {
@@ -570,8 +605,8 @@ typedef struct NetCase
 	int32_t		users[NET_B], items[NET_B];
 	float		r[NET_B];
 	int			crossings;
-	signed char sign1[NET_B * 6],
-				sign2[NET_B * 5];
+	signed char sign1[NET_B * 2 * NET_E],
+				sign2[NET_B * NET_H];
 	bool		watch;
 } NetCase;
 
@@ -583,6 +618,8 @@ net_margin_and_signs(NetCase *c, bool record, int *crossings)
 				H = m->cfg.hidden;
 	double		margin = INFINITY;
 
+	if (!m->cfg.mlp)
+		return margin;
 	for (int b = 0; b < NET_B; b++)
 	{
 		for (int f = 0; f < F; f++)
@@ -628,17 +665,20 @@ randomise_model(CfModel *m, CfRng *rng)
 
 	fill_normal(m->p[CF_USER_EMB], m->sizes[CF_USER_EMB], 0, 1, rng);
 	fill_normal(m->p[CF_ITEM_EMB], m->sizes[CF_ITEM_EMB], 0, 1, rng);
-	fill_uniform(m->p[CF_BN1_GAMMA], F, 0.5, 1.5, rng);
-	fill_uniform(m->p[CF_BN1_BETA], F, -0.5, 0.5, rng);
-	fill_uniform(m->p[CF_W1], (size_t) H * F, -0.8, 0.8, rng);
-	fill_uniform(m->p[CF_B1], H, -0.5, 0.5, rng);
-	fill_uniform(m->p[CF_BN2_GAMMA], H, 0.5, 1.5, rng);
-	fill_uniform(m->p[CF_BN2_BETA], H, -0.5, 0.5, rng);
-	fill_uniform(m->p[CF_W2], H, -1, 1, rng);
+	if (m->cfg.mlp)
+	{
+		fill_uniform(m->p[CF_BN1_GAMMA], F, 0.5, 1.5, rng);
+		fill_uniform(m->p[CF_BN1_BETA], F, -0.5, 0.5, rng);
+		fill_uniform(m->p[CF_W1], (size_t) H * F, -0.8, 0.8, rng);
+		fill_uniform(m->p[CF_B1], H, -0.5, 0.5, rng);
+		fill_uniform(m->p[CF_BN2_GAMMA], H, 0.5, 1.5, rng);
+		fill_uniform(m->p[CF_BN2_BETA], H, -0.5, 0.5, rng);
+		fill_uniform(m->p[CF_W2], H, -1, 1, rng);
+	}
 	fill_uniform(m->p[CF_B2], 1, -0.5, 0.5, rng);
 }
 
-/* the analytic gradient of one embedding entry, 0 when the row has no slot */
+/* the analytic gradient of one table entry, 0 when the row has no slot */
 static double
 sparse_entry(const CfSparseGrad *g, int row, int e)
 {
@@ -647,13 +687,36 @@ sparse_entry(const CfSparseGrad *g, int row, int e)
 	return g->grad[(size_t) g->slot[row] * g->dim + e];
 }
 
+/* The dot branch and the biases in double, for the checks of ŷ. */
+static double
+rows_term(const CfModel *m, int u, int i)
+{
+	const CfNetConfig *c = &m->cfg;
+	int			W = cf_row_width(c),
+				E = c->mlp ? c->emb_dim : 0;
+	const float *ur = m->p[CF_USER_EMB] + (size_t) u * W,
+			   *ir = m->p[CF_ITEM_EMB] + (size_t) i * W;
+	double		s = 0;
+
+	for (int d = 0; d < c->dot_dim; d++)
+		s += (double) ur[E + d] * ir[E + d];
+	if (c->biases)
+		s += (double) ur[W - 1] + ir[W - 1];
+	return s;
+}
+
+static double
+squash(const CfNetConfig *c, double raw)
+{
+	return c->y_max > c->y_min ? c->y_min + (c->y_max - c->y_min) / (1 + exp(-raw)) : raw;
+}
+
 static void
-test_network(void)
+test_network(const Arch *arch)
 {
 	NetCase    *c = calloc(1, sizeof(NetCase));
 	CfNetConfig cfg;
-	const int	E = 3,
-				H = 5,
+	const int	E = NET_E,
 				F = 2 * E;
 	const int32_t users[NET_B] = {0, 1, 0, 2, 1, 0};	/* user 0 three times, 3 unused */
 	const int32_t items[NET_B] = {0, 1, 2, 3, 4, 1};
@@ -669,14 +732,16 @@ test_network(void)
 				rtol = 1e-2,
 				atol = 5e-4;
 	size_t		n_dense;
+	int			W;
+	const char *A_ = arch->name;
 
-	cf_net_config_default(&cfg, 4, 5);
-	cfg.emb_dim = E;
-	cfg.hidden = H;
+	arch_config(&cfg, arch, 4, 5);
+	/* dropout off: the batch statistics are then the only randomness-free coupling */
 	cfg.dropout_in = 0.0f;
 	cfg.dropout_hidden = 0.0f;
+	W = cf_row_width(&cfg);
 	cf_model_alloc(&c->m, &cfg, &A);
-	cf_model_init(&c->m, 1);
+	cf_model_init(&c->m, 1, NAN);
 	cf_workspace_alloc(&c->ws, &c->m, NET_B, 7, &A);
 	memcpy(c->users, users, sizeof(users));
 	memcpy(c->items, items, sizeof(items));
@@ -685,23 +750,47 @@ test_network(void)
 	{
 		cf_rng_seed(&rng, seed, 21);
 		randomise_model(&c->m, &rng);
-		fill_normal(c->r, NET_B, 0, 1, &rng);
+		if (arch->y_max > arch->y_min)
+			fill_uniform(c->r, NET_B, 1, 5, &rng);
+		else
+			fill_normal(c->r, NET_B, 0, 1, &rng);
 		cf_net_forward_backward(&c->m, &c->ws, c->users, c->items, c->r, NET_B);
 		margin = net_margin_and_signs(c, true, NULL);
 		if (margin > 0.04)
 			break;
 	}
-	ok(margin > 0.04, "network: parameters away from every ReLU kink found (seed %llu, margin %.3f)",
-	   (unsigned long long) seed, margin);
+	ok(margin > 0.04, "network [%s]: parameters away from every ReLU kink found (seed %llu, "
+	   "margin %.3g)", A_, (unsigned long long) seed, margin);
 
 	/* base evaluation: keep the analytic gradients */
 	{
 		double		loss = cf_net_forward_backward(&c->m, &c->ws, c->users, c->items, c->r, NET_B);
-		double		want = 0;
+		double		want = 0,
+					worst = 0;
 
 		for (int b = 0; b < NET_B; b++)
+		{
+			/* ŷ = squash(MLP output + dot + biases); the MLP part alone is b2 without MLP */
+			double		mlp = cfg.mlp ? (double) c->ws.raw[b] - rows_term(&c->m, users[b], items[b])
+				: c->m.p[CF_B2][0];
+			double		y = squash(&cfg, mlp + rows_term(&c->m, users[b], items[b]));
+
+			if (cfg.mlp)
+			{
+				double		s = c->m.p[CF_B2][0];
+
+				for (int h = 0; h < NET_H; h++)
+					s += (double) c->m.p[CF_W2][h] * c->ws.x2[b * NET_H + h];
+				worst = fmax(worst, fabs(s - mlp));
+				y = squash(&cfg, s + rows_term(&c->m, users[b], items[b]));
+			}
+			worst = fmax(worst, fabs(y - c->ws.yhat[b]));
 			want += ((double) c->ws.yhat[b] - c->r[b]) * ((double) c->ws.yhat[b] - c->r[b]);
-		is_close_rel(loss, want / NET_B, 1e-12, 0, "network: returns the batch MSE of its predictions");
+		}
+		ok(worst < 1e-5, "network [%s]: ŷ = squash(w2·x2 + b2 + dot + biases) (max err %.2g)",
+		   A_, worst);
+		is_close_rel(loss, want / NET_B, 1e-12, 0, "network [%s]: returns the batch MSE of its "
+					 "predictions", A_);
 	}
 	n_dense = c->m.num_params - c->m.dense_offset;
 	dense_an = floats(n_dense);
@@ -709,40 +798,40 @@ test_network(void)
 	user_an = floats(c->m.sizes[CF_USER_EMB]);
 	item_an = floats(c->m.sizes[CF_ITEM_EMB]);
 	for (int r = 0; r < cfg.n_users; r++)
-		for (int e = 0; e < E; e++)
-			user_an[r * E + e] = (float) sparse_entry(&c->ws.user_grad, r, e);
+		for (int e = 0; e < W; e++)
+			user_an[r * W + e] = (float) sparse_entry(&c->ws.user_grad, r, e);
 	for (int r = 0; r < cfg.n_items; r++)
-		for (int e = 0; e < E; e++)
-			item_an[r * E + e] = (float) sparse_entry(&c->ws.item_grad, r, e);
+		for (int e = 0; e < W; e++)
+			item_an[r * W + e] = (float) sparse_entry(&c->ws.item_grad, r, e);
 
 	/* duplicated users sum into one slot */
 	{
 		const CfSparseGrad *g = &c->ws.user_grad;
+		const CfSparseGrad *gi = &c->ws.item_grad;
 		double		worst = 0;
 
-		ok(g->n_used == 3 && g->rows[0] == 0 && g->rows[1] == 1 && g->rows[2] == 2,
-		   "network: users {0,1,0,2,1,0} give 3 slots, rows 0,1,2 in order of first use "
-		   "(n_used %d)", g->n_used);
-		ok(g->stamp[3] != g->batch, "network: the unused user 3 has no slot");
-		ok(c->ws.item_grad.n_used == 5, "network: items {0,1,2,3,4,1} give 5 slots (n_used %d)",
-		   c->ws.item_grad.n_used);
-		for (int e = 0; e < E; e++)
+		ok(g->dim == W && g->n_used == 3 && g->rows[0] == 0 && g->rows[1] == 1 && g->rows[2] == 2,
+		   "network [%s]: users {0,1,0,2,1,0} give 3 slots of width %d, rows 0,1,2 in order of "
+		   "first use (n_used %d)", A_, W, g->n_used);
+		ok(g->stamp[3] != g->batch && gi->n_used == 5,
+		   "network [%s]: the unused user 3 has no slot; items {0,1,2,3,4,1} give 5 slots", A_);
+		for (int e = 0; e < W; e++)
 		{
-			double		s = (double) c->ws.dx0[0 * F + e] + c->ws.dx0[2 * F + e] + c->ws.dx0[5 * F + e];
+			double		s = (double) c->ws.drow_user[0 * W + e] + c->ws.drow_user[2 * W + e] +
+				c->ws.drow_user[5 * W + e];
+			double		si = (double) c->ws.drow_item[1 * W + e] + c->ws.drow_item[5 * W + e];
 
-			worst = fmax(worst, fabs(s - g->grad[(size_t) g->slot[0] * E + e]));
+			worst = fmax(worst, fabs(s - g->grad[(size_t) g->slot[0] * W + e]));
+			worst = fmax(worst, fabs(si - gi->grad[(size_t) gi->slot[1] * W + e]));
 		}
-		ok(worst < 1e-6, "network: user 0's slot is the sum of dx0 over its three rows (err %.2g)",
+		if (cfg.mlp)
+			for (int b = 0; b < NET_B; b++)
+				for (int e = 0; e < E; e++)
+					worst = fmax(worst, fabs(c->ws.drow_user[b * W + e] - c->ws.dx0[b * F + e]) +
+								 fabs(c->ws.drow_item[b * W + e] - c->ws.dx0[b * F + E + e]));
+		ok(worst < 1e-6, "network [%s]: user 0's slot sums its three rows' gradients, item 1's "
+		   "its two%s (err %.2g)", A_, cfg.mlp ? "; the MLP part of a row's gradient is dx0" : "",
 		   worst);
-		worst = 0;
-		for (int e = 0; e < E; e++)
-		{
-			double		s = (double) c->ws.dx0[1 * F + E + e] + c->ws.dx0[5 * F + E + e];
-
-			worst = fmax(worst, fabs(s - c->ws.item_grad.grad[(size_t) c->ws.item_grad.slot[1] * E + e]));
-		}
-		ok(worst < 1e-6, "network: item 1's slot sums the item half of dx0 over its two rows "
-		   "(err %.2g)", worst);
 	}
 
 	an = calloc(c->m.num_params, sizeof(double));
@@ -755,14 +844,16 @@ test_network(void)
 		const float *src = t == CF_USER_EMB ? user_an :
 			t == CF_ITEM_EMB ? item_an :
 			dense_an + (c->m.p[t] - c->m.params - c->m.dense_offset);
-		char		what[96];
+		char		what[160];
 
+		if (n == 0)
+			continue;
 		for (size_t i = 0; i < n; i++)
 		{
 			an[i] = src[i];
 			nu[i] = fd(net_loss_v, c, &c->m.p[t][i], eps);
 		}
-		snprintf(what, sizeof(what), "network d %s", cf_param_names[t]);
+		snprintf(what, sizeof(what), "network [%s] d %s", A_, cf_param_names[t]);
 		/*
 		 * fc1.bias feeds batch norm directly: the batch mean cancels it, so
 		 * its gradient is 0 in training mode.
@@ -774,22 +865,38 @@ test_network(void)
 
 			for (size_t i = 0; i < n; i++)
 				worst = fmax(worst, fabs(an[i]));
-			ok(worst < 1e-5, "network: fc1.bias gradient is ~0 before batch norm (max %.2g)", worst);
+			ok(worst < 1e-5, "network [%s]: fc1.bias gradient is ~0 before batch norm (max %.2g)",
+			   A_, worst);
 		}
 		if (t == CF_USER_EMB)
 		{
 			bool		zero = true;
 
-			for (int e = 0; e < E; e++)
-				zero = zero && an[3 * E + e] == 0.0 && nu[3 * E + e] == 0.0;
-			ok(zero, "network: the unused user row 3 has exactly zero gradient");
+			for (int e = 0; e < W; e++)
+				zero = zero && an[3 * W + e] == 0.0 && nu[3 * W + e] == 0.0;
+			ok(zero, "network [%s]: the unused user row 3 has exactly zero gradient", A_);
+			/* each part of the rows on its own: MLP, dot, bias */
+			if (cfg.dot_dim > 0 || cfg.biases)
+			{
+				double		pa[64],
+							pn[64];
+				int			k = 0;
+
+				for (int r = 0; r < 3; r++)
+					for (int e = cfg.mlp ? E : 0; e < W; e++, k++)
+						pa[k] = an[r * W + e], pn[k] = nu[r * W + e];
+				snprintf(what, sizeof(what), "network [%s] d user rows: the dot%s entries alone",
+						 A_, cfg.biases ? " and bias" : "");
+				grads_match(what, pa, pn, k, rtol, atol, false);
+			}
 		}
 	}
-	ok(c->crossings == 0, "network: no finite-difference step crossed a ReLU kink (%d)",
-	   c->crossings);
+	if (cfg.mlp)
+		ok(c->crossings == 0, "network [%s]: no finite-difference step crossed a ReLU kink (%d)",
+		   A_, c->crossings);
 	ok(c->ws.g[CF_USER_EMB] == NULL && c->ws.g[CF_ITEM_EMB] == NULL &&
-	   c->ws.g[CF_BN1_GAMMA] == c->ws.dense_grads,
-	   "workspace: g[] is NULL for embeddings and starts the dense tail at bn1.weight");
+	   c->ws.g[CF_BN1_GAMMA] == c->ws.dense_grads && c->ws.g[CF_B2] == c->ws.dense_grads + n_dense - 1,
+	   "workspace [%s]: g[] NULL for the tables, the dense tail from bn1.weight to fc2.bias", A_);
 	free(an);
 	free(nu);
 	free(c);
@@ -799,7 +906,7 @@ test_network(void)
 /* inference fold */
 
 static void
-test_inference(void)
+test_inference(const Arch *arch)
 {
 	CfNetConfig cfg;
 	CfModel		m;
@@ -808,8 +915,8 @@ test_inference(void)
 				drop_rng,
 				drop_rng0;
 	const int	B = 12,
-				E = 4,
-				H = 6,
+				E = NET_E,
+				H = NET_H,
 				F = 2 * E;
 	int32_t		users[12],
 				items[12];
@@ -821,87 +928,101 @@ test_inference(void)
 			   *x2 = floats(B * H),
 			   *yref = floats(B),
 			   *ybatch = floats(B),
-			   *tmp = floats(B * (2 * E + H)),
-			   *scratch = floats(3 * (F > H ? F : H)),
+			   *tmp = floats(B * (2 * E + H) + 1),
+			   *scratch = floats(4 * (F > H ? F : H)),
 			   *stats_copy;
 	size_t		n_stats;
 	double		worst = 0,
 				worst_d = 0;
-	int			active_hidden = 0;
+	int			active_hidden = 0,
+				W;
+	const char *A_ = arch->name;
 
-	cf_net_config_default(&cfg, 7, 9);
-	cfg.emb_dim = E;
-	cfg.hidden = H;
+	arch_config(&cfg, arch, 7, 9);
 	cfg.dropout_in = 0.3f;		/* must be ignored in eval mode */
 	cfg.dropout_hidden = 0.4f;
+	W = cf_row_width(&cfg);
 	cf_model_alloc(&m, &cfg, &A);
-	cf_model_init(&m, 5);
+	cf_model_init(&m, 5, NAN);
 	cf_rng_seed(&rng, 77, 1);
 	randomise_model(&m, &rng);
-	fill_normal(m.s[CF_BN1_MEAN], F, 0, 0.3, &rng);
-	fill_uniform(m.s[CF_BN1_VAR], F, 0.5, 2.0, &rng);
-	fill_normal(m.s[CF_BN2_MEAN], H, 0, 0.3, &rng);
-	fill_uniform(m.s[CF_BN2_VAR], H, 0.5, 2.0, &rng);
+	if (cfg.mlp)
+	{
+		fill_normal(m.s[CF_BN1_MEAN], F, 0, 0.3, &rng);
+		fill_uniform(m.s[CF_BN1_VAR], F, 0.5, 2.0, &rng);
+		fill_normal(m.s[CF_BN2_MEAN], H, 0, 0.3, &rng);
+		fill_uniform(m.s[CF_BN2_VAR], H, 0.5, 2.0, &rng);
+	}
 	for (int b = 0; b < B; b++)
 	{
 		users[b] = b % cfg.n_users;
 		items[b] = (b * 5 + 2) % cfg.n_items;
 	}
-	n_stats = 2 * F + 2 * H;
-	stats_copy = floats(n_stats);
+	n_stats = cfg.mlp ? 2 * F + 2 * H : 0;
+	stats_copy = floats(n_stats + 1);
 	memcpy(stats_copy, m.stats, n_stats * sizeof(float));
 
-	/* explicit eval-mode forward with the layer functions */
-	cf_rng_seed(&drop_rng, 9, 9);
-	drop_rng0 = drop_rng;
-	cf_embedding_forward(x0, m.p[CF_USER_EMB], m.p[CF_ITEM_EMB], users, items, B, E);
-	cf_norm_block_forward(x1, xhat, inv, x0, m.p[CF_BN1_GAMMA], m.p[CF_BN1_BETA],
-						  m.s[CF_BN1_MEAN], m.s[CF_BN1_VAR], B, F, cfg.bn_momentum, cfg.bn_eps,
-						  cfg.dropout_in, &drop_rng, false, scratch);
-	cf_linear_forward(h, x1, m.p[CF_W1], m.p[CF_B1], B, F, H);
-	cf_norm_block_forward(x2, xhat, inv, h, m.p[CF_BN2_GAMMA], m.p[CF_BN2_BETA],
-						  m.s[CF_BN2_MEAN], m.s[CF_BN2_VAR], B, H, cfg.bn_momentum, cfg.bn_eps,
-						  cfg.dropout_hidden, &drop_rng, false, scratch);
-	cf_linear_forward(yref, x2, m.p[CF_W2], m.p[CF_B2], B, H, 1);
-	ok(memcmp(m.stats, stats_copy, n_stats * sizeof(float)) == 0,
-	   "eval-mode norm block leaves the running statistics alone");
-	ok(memcmp(&drop_rng, &drop_rng0, sizeof(CfRng)) == 0,
-	   "eval-mode norm block draws nothing from the dropout rng");
+	if (cfg.mlp)
+	{
+		/* explicit eval-mode forward with the layer functions */
+		cf_rng_seed(&drop_rng, 9, 9);
+		drop_rng0 = drop_rng;
+		cf_embedding_forward(x0, m.p[CF_USER_EMB], m.p[CF_ITEM_EMB], users, items, B, E, W);
+		cf_norm_block_forward(x1, xhat, inv, x0, m.p[CF_BN1_GAMMA], m.p[CF_BN1_BETA],
+							  m.s[CF_BN1_MEAN], m.s[CF_BN1_VAR], B, F, cfg.bn_momentum, cfg.bn_eps,
+							  cfg.dropout_in, &drop_rng, false, scratch);
+		cf_linear_forward(h, x1, m.p[CF_W1], m.p[CF_B1], B, F, H);
+		cf_norm_block_forward(x2, xhat, inv, h, m.p[CF_BN2_GAMMA], m.p[CF_BN2_BETA],
+							  m.s[CF_BN2_MEAN], m.s[CF_BN2_VAR], B, H, cfg.bn_momentum, cfg.bn_eps,
+							  cfg.dropout_hidden, &drop_rng, false, scratch);
+		cf_linear_forward(yref, x2, m.p[CF_W2], m.p[CF_B2], B, H, 1);
+		ok(memcmp(m.stats, stats_copy, n_stats * sizeof(float)) == 0 &&
+		   memcmp(&drop_rng, &drop_rng0, sizeof(CfRng)) == 0,
+		   "eval-mode norm block [%s]: running statistics untouched, nothing drawn from the rng", A_);
+	}
+	else
+		for (int b = 0; b < B; b++)
+			yref[b] = m.p[CF_B2][0];
+	for (int b = 0; b < B; b++)
+		yref[b] = (float) squash(&cfg, yref[b] + rows_term(&m, users[b], items[b]));
 
 	/* and a double-precision reference written from the formulas */
 	for (int b = 0; b < B; b++)
 	{
-		double		xin[8],
-					z[6],
+		double		xin[2 * NET_E],
 					y = m.p[CF_B2][0];
 
-		for (int f = 0; f < F; f++)
+		if (cfg.mlp)
 		{
-			double		v = f < E ? m.p[CF_USER_EMB][users[b] * E + f] : m.p[CF_ITEM_EMB][items[b] * E + f - E];
-			double		n = (v - m.s[CF_BN1_MEAN][f]) / sqrt((double) m.s[CF_BN1_VAR][f] + cfg.bn_eps);
-
-			n = m.p[CF_BN1_GAMMA][f] * n + m.p[CF_BN1_BETA][f];
-			xin[f] = n > 0 ? n : 0;
-		}
-		for (int k = 0; k < H; k++)
-		{
-			double		s = m.p[CF_B1][k];
-
 			for (int f = 0; f < F; f++)
-				s += m.p[CF_W1][k * F + f] * xin[f];
-			s = (s - m.s[CF_BN2_MEAN][k]) / sqrt((double) m.s[CF_BN2_VAR][k] + cfg.bn_eps);
-			s = m.p[CF_BN2_GAMMA][k] * s + m.p[CF_BN2_BETA][k];
-			z[k] = s > 0 ? s : 0;
-			active_hidden += s > 0;
-			y += m.p[CF_W2][k] * z[k];
+			{
+				double		v = f < E ? m.p[CF_USER_EMB][users[b] * W + f] : m.p[CF_ITEM_EMB][items[b] * W + f - E];
+				double		n = (v - m.s[CF_BN1_MEAN][f]) / sqrt((double) m.s[CF_BN1_VAR][f] + cfg.bn_eps);
+
+				n = m.p[CF_BN1_GAMMA][f] * n + m.p[CF_BN1_BETA][f];
+				xin[f] = n > 0 ? n : 0;
+			}
+			for (int k = 0; k < H; k++)
+			{
+				double		s = m.p[CF_B1][k];
+
+				for (int f = 0; f < F; f++)
+					s += m.p[CF_W1][k * F + f] * xin[f];
+				s = (s - m.s[CF_BN2_MEAN][k]) / sqrt((double) m.s[CF_BN2_VAR][k] + cfg.bn_eps);
+				s = m.p[CF_BN2_GAMMA][k] * s + m.p[CF_BN2_BETA][k];
+				active_hidden += s > 0;
+				y += m.p[CF_W2][k] * (s > 0 ? s : 0);
+			}
 		}
+		y = squash(&cfg, y + rows_term(&m, users[b], items[b]));
 		worst_d = fmax(worst_d, fabs(y - yref[b]));
 	}
-	ok(worst_d < 1e-4, "explicit eval-mode forward matches a double reference (max err %.2g)",
-	   worst_d);
-	ok(active_hidden > 0 && active_hidden < B * H,
-	   "inference case exercises both sides of the hidden ReLU (%d of %d active)",
-	   active_hidden, B * H);
+	ok(worst_d < 1e-4, "explicit eval-mode forward [%s] matches a double reference (max err %.2g)",
+	   A_, worst_d);
+	if (cfg.mlp)
+		ok(active_hidden > 0 && active_hidden < B * H,
+		   "inference case [%s] exercises both sides of the hidden ReLU (%d of %d active)",
+		   A_, active_hidden, B * H);
 
 	cf_inference_alloc(&inf, &cfg, &A);
 	cf_inference_fold(&inf, &m);
@@ -910,15 +1031,16 @@ test_inference(void)
 	cf_inference_batch(&inf, &m, users, items, B, tmp, ybatch);
 	for (int b = 0; b < B; b++)
 		worst = fmax(worst, isfinite(ybatch[b]) ? fabs(ybatch[b] - yref[b]) : INFINITY);
-	ok(worst < 1e-4, "cf_inference_batch equals the explicit eval-mode forward (max err %.2g)",
-	   worst);
+	ok(worst < 1e-4, "cf_inference_batch [%s] equals the explicit eval-mode forward (max err %.2g)",
+	   A_, worst);
 
-	/* project + score */
+	/* project + score (MLP), project + predict (everything) */
 	{
 		float	   *P = floats((size_t) cfg.n_users * H),
 				   *Q = floats((size_t) cfg.n_items * H),
 				   *ptmp = floats((size_t) (cfg.n_users > cfg.n_items ? cfg.n_users : cfg.n_items) * E);
-		double		w = 0;
+		double		ws = 0,
+					wp = 0;
 
 		/* out need not be initialised by the caller */
 		for (int i = 0; i < cfg.n_users * H; i++)
@@ -929,12 +1051,25 @@ test_inference(void)
 		cf_inference_project(&inf, m.p[CF_ITEM_EMB], cfg.n_items, 1, ptmp, Q);
 		for (int b = 0; b < B; b++)
 		{
-			float		s = cf_inference_score(&inf, P + (size_t) users[b] * H, Q + (size_t) items[b] * H);
+			const float *pu = cfg.mlp ? P + (size_t) users[b] * H : NULL,
+					   *qi = cfg.mlp ? Q + (size_t) items[b] * H : NULL;
+			float		p = cf_inference_predict(&inf, pu, qi, m.p[CF_USER_EMB] + (size_t) users[b] * W,
+												 m.p[CF_ITEM_EMB] + (size_t) items[b] * W);
 
-			w = fmax(w, isfinite(s) ? fabs(s - ybatch[b]) : INFINITY);
+			if (cfg.mlp)
+			{
+				double		want = squash(&cfg, cf_inference_score(&inf, pu, qi) +
+										  rows_term(&m, users[b], items[b]));
+
+				ws = fmax(ws, isfinite(want) ? fabs(want - ybatch[b]) : INFINITY);
+			}
+			wp = fmax(wp, isfinite(p) ? fabs(p - ybatch[b]) : INFINITY);
 		}
-		ok(w < 1e-5, "cf_inference_project + cf_inference_score equal cf_inference_batch "
-		   "(max err %.2g)", w);
+		if (cfg.mlp)
+			ok(ws < 1e-5, "cf_inference_project + cf_inference_score [%s] give the MLP part of "
+			   "cf_inference_batch (max err %.2g)", A_, ws);
+		ok(wp < 1e-5, "cf_inference_project + cf_inference_predict [%s] equal cf_inference_batch "
+		   "(max err %.2g)", A_, wp);
 	}
 }
 
@@ -958,9 +1093,9 @@ test_init(void)
 	cf_model_alloc(&c, &cfg, &A);
 	/* garbage first: init must overwrite everything */
 	memset(b.params, 0x5a, b.num_params * sizeof(float));
-	cf_model_init(&a, 42);
-	cf_model_init(&b, 42);
-	cf_model_init(&c, 43);
+	cf_model_init(&a, 42, NAN);
+	cf_model_init(&b, 42, NAN);
+	cf_model_init(&c, 43, NAN);
 	n_stats = 4 * (size_t) cfg.emb_dim + 2 * (size_t) cfg.hidden;
 	ok(memcmp(a.params, b.params, a.num_params * sizeof(float)) == 0 &&
 	   memcmp(a.stats, b.stats, n_stats * sizeof(float)) == 0,
@@ -1024,7 +1159,7 @@ test_init(void)
 				s += x[i];
 				ss += (double) x[i] * x[i];
 			}
-			ok(mx <= lin[k].bound, "init: %s within ±1/sqrt(fan_in) = %.4f (max |w| %.4f)",
+			ok(mx <= lin[k].bound && mx > 0, "init: %s within ±1/sqrt(fan_in) = %.4f (max |w| %.4f)",
 			   cf_param_names[lin[k].t], lin[k].bound, mx);
 			if (n >= 50 && n < 1000)
 				ok(mx > 0.9 * lin[k].bound, "init: %s spans its bound (max |w| %.4f > 0.9 × %.4f)",
@@ -1052,6 +1187,68 @@ test_init(void)
 				a.s[CF_BN2_MEAN][h] == 0.0f && a.s[CF_BN2_VAR][h] == 1.0f;
 		ok(good, "init: batch norm gamma 1, beta 0, running mean 0, running var 1");
 	}
+
+	/* an offset sets the output bias and leaves every other draw alone */
+	{
+		CfModel		o;
+
+		cf_model_alloc(&o, &cfg, &A);
+		cf_model_init(&o, 42, 3.25f);
+		ok(o.p[CF_B2][0] == 3.25f &&
+		   memcmp(o.params, a.params, (o.num_params - 1) * sizeof(float)) == 0,
+		   "init: offset 3.25 is the output bias; everything else as with a NaN offset");
+	}
+
+	/* rows [MLP | dot | bias]: the bias starts at 0, the rest ~ N(0, 0.01²) */
+	{
+		CfNetConfig rc = cfg;
+		CfModel		r;
+		int			W;
+		bool		bias_zero = true;
+		double		ss = 0;
+		size_t		n = 0;
+
+		rc.dot_dim = 8;
+		rc.biases = true;
+		W = cf_row_width(&rc);
+		cf_model_alloc(&r, &rc, &A);
+		memset(r.params, 0x5a, r.num_params * sizeof(float));
+		cf_model_init(&r, 42, NAN);
+		for (int t = CF_USER_EMB; t <= CF_ITEM_EMB; t++)
+		{
+			int			rows = t == CF_USER_EMB ? rc.n_users : rc.n_items;
+
+			for (int k = 0; k < rows; k++)
+			{
+				bias_zero = bias_zero && r.p[t][(size_t) k * W + W - 1] == 0.0f;
+				for (int e = 0; e < W - 1; e++, n++)
+					ss += (double) r.p[t][(size_t) k * W + e] * r.p[t][(size_t) k * W + e];
+			}
+		}
+		ss = sqrt(ss / n);
+		ok(W == 32 + 8 + 1 && r.sizes[CF_USER_EMB] == (size_t) 500 * W && bias_zero &&
+		   fabs(ss - 0.01) < 3e-4,
+		   "init: rows of width %d = E + D + 1, bias entries 0, the rest sd %.5f", W, ss);
+	}
+
+	/* without the MLP branch there is no fan-in: still no infinite or NaN parameter */
+	{
+		CfNetConfig dc = cfg;
+		CfModel		d;
+		bool		finite = true;
+
+		dc.mlp = false;
+		dc.dot_dim = 8;
+		dc.biases = true;
+		cf_model_alloc(&d, &dc, &A);
+		cf_model_init(&d, 42, NAN);
+		for (size_t i = 0; i < d.num_params; i++)
+			finite = finite && isfinite(d.params[i]);
+		ok(d.num_params == d.dense_offset + 1 && d.sizes[CF_USER_EMB] == 500 * 9,
+		   "layout without MLP: rows of width D + 1, the dense tail is fc2.bias alone");
+		ok(finite, "init without MLP, NaN offset: every parameter finite (fc2.bias %g)",
+		   d.p[CF_B2][0]);
+	}
 }
 
 int
@@ -1066,8 +1263,10 @@ main(void)
 	test_dropout_rate(0.1f);
 	test_dropout_rate(0.5f);
 	test_mse();
-	test_network();
-	test_inference();
+	for (size_t k = 0; k < sizeof(ARCHS) / sizeof(ARCHS[0]); k++)
+		test_network(&ARCHS[k]);
+	for (size_t k = 0; k < sizeof(ARCHS) / sizeof(ARCHS[0]); k++)
+		test_inference(&ARCHS[k]);
 	test_init();
 
 	tap_arena_free_all(&arena);

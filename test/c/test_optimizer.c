@@ -101,16 +101,22 @@ all_zero(const float *x, size_t n)
 	return true;
 }
 
+/* rows: [MLP 3 | dot 2 | bias] rows of width 6; otherwise the seed's rows of width 3 */
 static void
-make_model(CfModel *m)
+make_model(CfModel *m, bool rows)
 {
 	CfNetConfig cfg;
 
 	cf_net_config_default(&cfg, 5, 4);
 	cfg.emb_dim = 3;
 	cfg.hidden = 4;
+	if (rows)
+	{
+		cfg.dot_dim = 2;
+		cfg.biases = true;
+	}
 	cf_model_alloc(m, &cfg, &A);
-	cf_model_init(m, 3);
+	cf_model_init(m, 3, NAN);
 }
 
 static void
@@ -119,10 +125,11 @@ test_defaults(void)
 	CfModel		m;
 	CfAdam		opt;
 
-	make_model(&m);
-	cf_adam_alloc(&opt, &m, 0.25f, &A);
-	ok(opt.beta1 == 0.9f && opt.beta2 == 0.999f && opt.eps == 1e-8f && opt.weight_decay == 0.25f,
-	   "adam: torch defaults beta (0.9, 0.999), eps 1e-8, the given weight decay");
+	make_model(&m, false);
+	cf_adam_alloc(&opt, &m, 0.25f, 0.125f, &A);
+	ok(opt.beta1 == 0.9f && opt.beta2 == 0.999f && opt.eps == 1e-8f && opt.weight_decay == 0.25f &&
+	   opt.row_weight_decay == 0.125f,
+	   "adam: torch defaults beta (0.9, 0.999), eps 1e-8, the given dense and row weight decays");
 	ok(opt.t == 0 && opt.n == m.num_params && all_zero(opt.m, opt.n) && all_zero(opt.v, opt.n),
 	   "adam: a fresh optimizer has t = 0, one zero m and v per parameter (n %zu)", opt.n);
 }
@@ -144,8 +151,9 @@ test_dense(double wd, double grad_scale, const char *label)
 				moved = 0;
 	float	   *p0;
 
-	make_model(&m);
-	cf_adam_alloc(&opt, &m, (float) wd, &A);
+	make_model(&m, false);
+	/* a different row decay: the dense update must use weight_decay */
+	cf_adam_alloc(&opt, &m, (float) wd, 0.7f, &A);
 	off = m.dense_offset;
 	n = m.num_params - off;
 	p = m.params + off;
@@ -197,8 +205,8 @@ test_dense_offset(void)
 				err_mv;
 	bool		others = true;
 
-	make_model(&m);
-	cf_adam_alloc(&opt, &m, 0.0f, &A);
+	make_model(&m, false);
+	cf_adam_alloc(&opt, &m, 0.0f, 0.0f, &A);
 	off = m.p[CF_W1] - m.params;
 	n = m.sizes[CF_W1];
 	g = cf_alloc_floats(&A, n);
@@ -264,8 +272,9 @@ test_sparse(void)
 	double		worst = 0;
 	bool		untouched;
 
-	make_model(&m);
-	cf_adam_alloc(&opt, &m, (float) wd, &A);
+	make_model(&m, false);
+	/* rows decay by row_weight_decay; the dense decay (0.3) must not be used */
+	cf_adam_alloc(&opt, &m, 0.3f, (float) wd, &A);
 	off = m.sizes[CF_USER_EMB];
 	tab = m.p[CF_ITEM_EMB];
 	for (int i = 0; i < n_items * E; i++)
@@ -373,16 +382,17 @@ test_step(void)
 	float	   *before;
 	double		lr = 1e-2,
 				wd = 1e-3,
+				row_wd = 0.02,
 				worst = 0;
 	bool		untouched = true;
-	int			E;
+	int			W;
 
-	make_model(&m);
-	E = m.cfg.emb_dim;
+	make_model(&m, true);
+	W = cf_row_width(&m.cfg);
 	cf_rng_seed(&rng, 8, 8);
 	for (size_t i = 0; i < m.dense_offset; i++)
 		m.params[i] = (float) cf_rng_normal(&rng);
-	cf_adam_alloc(&opt, &m, (float) wd, &A);
+	cf_adam_alloc(&opt, &m, (float) wd, (float) row_wd, &A);
 	cf_workspace_alloc(&ws, &m, B, 1, &A);
 	before = cf_alloc_floats(&A, m.num_params);
 
@@ -409,17 +419,17 @@ test_step(void)
 
 			if (i < m.sizes[CF_USER_EMB])
 			{
-				int			row = (int) (i / E);
+				int			row = (int) (i / W);
 
 				has = ws.user_grad.stamp[row] == ws.user_grad.batch;
-				g = has ? ws.user_grad.grad[ws.user_grad.slot[row] * E + i % E] : 0;
+				g = has ? ws.user_grad.grad[ws.user_grad.slot[row] * W + i % W] : 0;
 			}
 			else if (i < m.dense_offset)
 			{
-				int			row = (int) ((i - m.sizes[CF_USER_EMB]) / E);
+				int			row = (int) ((i - m.sizes[CF_USER_EMB]) / W);
 
 				has = ws.item_grad.stamp[row] == ws.item_grad.batch;
-				g = has ? ws.item_grad.grad[ws.item_grad.slot[row] * E + i % E] : 0;
+				g = has ? ws.item_grad.grad[ws.item_grad.slot[row] * W + (i - m.sizes[CF_USER_EMB]) % W] : 0;
 			}
 			else
 				g = ws.dense_grads[i - m.dense_offset];
@@ -429,11 +439,11 @@ test_step(void)
 					untouched = false;
 				continue;
 			}
-			ref_adam(&p, &mm, &vv, g, lr, (float) wd, step);
+			ref_adam(&p, &mm, &vv, g, lr, i < m.dense_offset ? (float) row_wd : (float) wd, step);
 			worst = fmax(worst, fabs(p - m.params[i]));
 		}
-		ok(worst < 1e-6, "cf_adam_step %d: embeddings rows of the batch and the dense tail match "
-		   "the formula (err %.2g)", step, worst);
+		ok(worst < 1e-6, "cf_adam_step %d: the batch's rows [MLP | dot | bias] (row decay) and the "
+		   "dense tail (dense decay) match the formula (err %.2g)", step, worst);
 		ok(untouched, "cf_adam_step %d: users 0, 3 and item 1, not in the batch, are untouched", step);
 	}
 
@@ -442,7 +452,7 @@ test_step(void)
 		CfAdam		fresh;
 		float	   *p_reset = cf_alloc_floats(&A, m.num_params);
 
-		cf_adam_alloc(&fresh, &m, (float) wd, &A);
+		cf_adam_alloc(&fresh, &m, (float) wd, (float) row_wd, &A);
 		memcpy(before, m.params, m.num_params * sizeof(float));
 		cf_adam_reset(&opt);
 		cf_net_forward_backward(&m, &ws, users, items, ratings, B);

@@ -78,6 +78,8 @@ typedef struct Counts
 				last_total;
 	bool		batches_in_order;
 	int64_t		sweep_batches;
+	int64_t		valid_batches;
+	int64_t		other_batches;	/* an unknown phase */
 } Counts;
 
 static void
@@ -93,8 +95,12 @@ on_batch(void *ctx, const char *phase, int64_t done, int64_t total)
 		c->last_done = done;
 		c->last_total = total;
 	}
-	else
+	else if (strcmp(phase, "range test") == 0)
 		c->sweep_batches++;
+	else if (strcmp(phase, "validating") == 0)
+		c->valid_batches++;
+	else
+		c->other_batches++;
 }
 
 static void
@@ -127,7 +133,7 @@ run(Run *r, const CfTrainConfig *cfg, const CfRatings *d)
 	r->counts.epochs_in_order = true;
 	r->counts.batches_in_order = true;
 	r->a = tap_arena_allocator(&r->arena);
-	cf_train(&r->model, &r->res, cfg, d, &cb, &r->a);
+	cf_train_model(&r->model, &r->res, cfg, d, &cb, &r->a);
 }
 
 static size_t
@@ -142,21 +148,23 @@ stats_floats(const CfModel *m)
 
 /*
  * cf_train_bytes is "bytes the trainer will allocate beyond the ratings, for
- * memory checks": everything cf_train takes from its allocator (the ratings
- * arrays come from another arena here) must fit in it.
+ * memory checks"; the server (src/training.c, prepare) adds the shuffle order,
+ * n_train · sizeof(int64), itself.  Everything cf_train_model takes from its
+ * allocator (the ratings arrays come from another arena here) must fit in
+ * the two.
  */
 static void
 check_bytes(const char *what, const Run *r, const CfTrainConfig *cfg, const CfRatings *d)
 {
-	size_t		bound = cf_train_bytes(cfg),
+	size_t		order = (size_t) d->n_train * sizeof(int64_t),
+				bound = cf_train_bytes(cfg) + order,
 				got = r->arena.bytes;
 
-	ok(got <= bound, "%s: cf_train allocated %zu bytes, within cf_train_bytes = %zu",
-	   what, got, bound);
+	ok(got <= bound, "%s: cf_train_model allocated %zu bytes, within cf_train_bytes + "
+	   "n_train · 8 = %zu", what, got, bound);
 	if (got > bound)
-		diag("    %zu bytes over; the shuffle order alone is n_train · 8 = %zu, the range "
-			 "test's lrs + losses copies %d · 16 = %d", got - bound,
-			 (size_t) d->n_train * sizeof(int64_t), r->res.n_sweep, r->res.n_sweep * 16);
+		diag("    %zu bytes over; the range test's lrs and losses copies are %d · 16 = %d "
+			 "bytes", got - bound, r->res.n_sweep, r->res.n_sweep * 16);
 }
 
 static bool
@@ -192,10 +200,36 @@ main(void)
 				S,
 				G,
 				X,
-				T;
+				T,
+				D;
 	double		mean = 0,
 				baseline = 0;
 	int64_t		batches;
+
+	/* every field of the defaults is set, whatever the memory held before */
+	{
+		CfTrainConfig dc;
+		unsigned char so,
+					sd;
+
+		memset(&dc, 0xa5, sizeof(dc));
+		cf_train_config_default(&dc, 7, 9);
+		memcpy(&so, &dc.sweep_only, 1);
+		memcpy(&sd, &dc.stop_div, 1);
+		ok(dc.net.n_users == 7 && dc.net.n_items == 9 && dc.net.emb_dim == 100 &&
+		   dc.net.hidden == 500 && dc.net.dropout_in == 0.1f && dc.net.dropout_hidden == 0.2f &&
+		   dc.net.bn_momentum == 0.1f && dc.net.bn_eps == 1e-5f,
+		   "cf_train_config_default: the seed's network (E 100, H 500, dropout 0.1/0.2, bn 0.1/1e-5)");
+		ok(dc.net.mlp && dc.net.dot_dim == 0 && !dc.net.biases && !(dc.net.y_max > dc.net.y_min) &&
+		   isnan(dc.output_offset) && dc.row_weight_decay == 1e-5,
+		   "cf_train_config_default: the seed's architecture: MLP only, no dot, no biases, no squashing, "
+		   "PyTorch's output bias (NaN offset), row decay 1e-5");
+		ok(dc.epochs == 10 && dc.batch_size == 1024 && dc.lr == 0.0 && dc.weight_decay == 1e-5 &&
+		   dc.cut_frac == 0.1 && dc.ratio == 32.0 && dc.start_lr == 1e-7 && dc.end_lr == 10.0 &&
+		   dc.num_it == 100 && sd == 1 && dc.seed == 0,
+		   "cf_train_config_default: epochs 10, batch 1024, range test 1e-7 → 10 over 100, stop_div");
+		ok(so == 0, "cf_train_config_default: sweep_only is set to false (byte 0x%02x)", so);
+	}
 
 	make_data(&d, &da);
 	for (int64_t r = 0; r < d.n_train; r++)
@@ -207,6 +241,8 @@ main(void)
 	diag("planted data: %lld train, %lld valid rows; global-mean baseline RMSE %.4f",
 		 (long long) d.n_train, (long long) d.n_valid, baseline);
 
+	/* zeroed first: the defaults leave sweep_only unset (see the test above) */
+	memset(&cfg, 0, sizeof(cfg));
 	cf_train_config_default(&cfg, N_USERS, N_ITEMS);
 	/*
 	 * E 32, H 64, batch 128: with E 16, H 32 and batch 256 this network (and
@@ -269,6 +305,11 @@ main(void)
 		   A.counts.last_total == cfg.epochs * batches && A.counts.sweep_batches == 0,
 		   "run: callbacks: %d on_epoch in order, %lld on_batch of %lld",
 		   A.counts.epochs, (long long) A.counts.batches, (long long) A.counts.last_total);
+		ok(A.counts.valid_batches == cfg.epochs * ((d.n_valid + CF_EVAL_BATCH - 1) / CF_EVAL_BATCH) &&
+		   A.counts.other_batches == 0,
+		   "run: callbacks: %lld \"validating\" batches (%lld a pass over %lld rows), no other phase",
+		   (long long) A.counts.valid_batches,
+		   (long long) ((d.n_valid + CF_EVAL_BATCH - 1) / CF_EVAL_BATCH), (long long) d.n_valid);
 
 		/* the reported RMSE is the clipped inference-mode RMSE of the final model */
 		{
@@ -282,7 +323,7 @@ main(void)
 
 			cf_inference_alloc(&inf, &cfg.net, &a);
 			cf_inference_fold(&inf, &A.model);
-			rmse = cf_rmse(&A.model, &inf, &d, d.n_train, d.n_train + d.n_valid, tmp);
+			rmse = cf_rmse(&A.model, &inf, &d, d.n_train, d.n_train + d.n_valid, tmp, NULL);
 			is_close_rel(rmse, last->valid_rmse, 1e-12, 0,
 						 "run: cf_rmse of the returned model reproduces the last valid RMSE");
 			for (int64_t s = 0; s < d.n_valid; s += CF_EVAL_BATCH)
@@ -300,7 +341,7 @@ main(void)
 			}
 			is_close_rel(sqrt(mine / d.n_valid), rmse, 1e-9, 0,
 						 "cf_rmse: clipped to [1, 5], computed here from cf_inference_batch");
-			ok(isnan(cf_rmse(&A.model, &inf, &d, 10, 10, tmp)), "cf_rmse: an empty range is NaN");
+			ok(isnan(cf_rmse(&A.model, &inf, &d, 10, 10, tmp, NULL)), "cf_rmse: an empty range is NaN");
 			tap_arena_free_all(&ar);
 		}
 		check_bytes("run (lr given)", &A, &cfg, &d);
@@ -374,6 +415,134 @@ main(void)
 		free(sl);
 	}
 
+	/* ---- the other architectures ---- */
+	{
+		CfTrainConfig ca = cfg;
+		double		lo = 1.0 - 4.0 / 8,
+					hi = 5.0 + 4.0 / 8,
+					frac = (mean - lo) / (hi - lo);
+
+		/* 'default': the seed plus biases, ŷ squashed to the data's range widened by 1/8 */
+		ca.net.biases = true;
+		ca.net.y_min = (float) lo;
+		ca.net.y_max = (float) hi;
+		ca.output_offset = (float) log(frac / (1 - frac));
+		run(&D, &ca, &d);
+		ok(!D.res.diverged && D.res.n_epochs == cfg.epochs &&
+		   D.res.epochs[cfg.epochs - 1].valid_rmse < 0.75 * baseline &&
+		   D.res.epochs[cfg.epochs - 1].train_loss < D.res.epochs[0].train_loss,
+		   "architecture 'default' (biases, squashed to [%.2f, %.2f]): valid RMSE %.4f < 0.75 × "
+		   "baseline, train loss %.4f → %.4f", lo, hi, D.res.epochs[cfg.epochs - 1].valid_rmse,
+		   D.res.epochs[0].train_loss, D.res.epochs[cfg.epochs - 1].train_loss);
+		for (int e = 0; e < D.res.n_epochs; e++)
+			diag("default epoch %d: train loss %.4f, valid RMSE %.4f", e + 1,
+				 D.res.epochs[e].train_loss, D.res.epochs[e].valid_rmse);
+		tap_arena_free_all(&D.arena);
+
+		/* no MLP: a dot product of rank 8 plus biases, started at the mean */
+		ca = cfg;
+		ca.net.mlp = false;
+		ca.net.dot_dim = 8;
+		ca.net.biases = true;
+		ca.output_offset = (float) mean;
+		ca.lr = 1e-2;
+		run(&D, &ca, &d);
+		for (int e = 0; e < D.res.n_epochs; e++)
+			diag("dot epoch %d: train loss %.4f, valid RMSE %.4f", e + 1,
+				 D.res.epochs[e].train_loss, D.res.epochs[e].valid_rmse);
+		/* rank 8 ≥ the planted 3: down to about the noise, σ = 0.3 */
+		ok(!D.res.diverged && D.res.n_epochs == cfg.epochs &&
+		   D.res.epochs[cfg.epochs - 1].valid_rmse < 0.4,
+		   "dot product + biases, no MLP: valid RMSE %.4f < 0.4, near the planted noise 0.3",
+		   D.res.epochs[cfg.epochs - 1].valid_rmse);
+		check_bytes("dot product run", &D, &ca, &d);
+		tap_arena_free_all(&D.arena);
+	}
+
+	/* ---- the damped bias baseline ---- */
+	{
+		CfNetConfig bc;
+		TapArena	ar;
+		CfAllocator a = tap_arena_allocator(&ar);
+		CfModel		bm;
+		CfTrainResult br;
+		Counts		counts = {.epochs_in_order = true, .batches_in_order = true};
+		CfTrainCallbacks cb = {on_batch, on_epoch, &counts};
+		const double lu = 5,
+					li = 10;
+		const int	sweeps = 20;
+		double		mu = 0,
+					worst_u = 0,
+					worst_i = 0,
+					sq = 0,
+					vsq = 0;
+		double	   *su = calloc(N_USERS, sizeof(double)),
+				   *si = calloc(N_ITEMS, sizeof(double));
+		int		   *nu = calloc(N_USERS, sizeof(int)),
+				   *ni = calloc(N_ITEMS, sizeof(int));
+		const float *bu,
+				   *bi;
+		int			W;
+
+		cf_net_config_default(&bc, N_USERS, N_ITEMS);
+		bc.mlp = false;
+		bc.biases = true;
+		W = cf_row_width(&bc);
+		cf_fit_biases(&bm, &br, &bc, &d, lu, li, sweeps, &cb, &a);
+		bu = bm.p[CF_USER_EMB] + W - 1;
+		bi = bm.p[CF_ITEM_EMB] + W - 1;
+		for (int64_t r = 0; r < d.n_train; r++)
+		{
+			mu += d.rating[r];
+			nu[d.user[r]]++;
+			ni[d.item[r]]++;
+		}
+		mu /= d.n_train;
+		/* the last half-sweep updates users: their equation holds exactly */
+		for (int64_t r = 0; r < d.n_train; r++)
+		{
+			su[d.user[r]] += d.rating[r] - mu - bi[(size_t) d.item[r] * W];
+			si[d.item[r]] += d.rating[r] - mu - bu[(size_t) d.user[r] * W];
+		}
+		for (int u = 0; u < N_USERS; u++)
+			worst_u = fmax(worst_u, fabs(bu[(size_t) u * W] - su[u] / (lu + nu[u])));
+		for (int i = 0; i < N_ITEMS; i++)
+			worst_i = fmax(worst_i, fabs(bi[(size_t) i * W] - si[i] / (li + ni[i])));
+		for (int64_t r = 0; r < d.n_train + d.n_valid; r++)
+		{
+			double		p = mu + bu[(size_t) d.user[r] * W] + bi[(size_t) d.item[r] * W];
+
+			if (r < d.n_train)
+				sq += (p - d.rating[r]) * (p - d.rating[r]);
+			else
+			{
+				p = fmin(5.0, fmax(1.0, p));
+				vsq += (p - d.rating[r]) * (p - d.rating[r]);
+			}
+		}
+		ok(W == 1 && fabs(bm.p[CF_B2][0] - mu) < 1e-6 && br.n_epochs == sweeps && counts.epochs == sweeps,
+		   "baseline: rows are one bias wide, the output bias is the training mean %.4f, %d sweeps",
+		   mu, br.n_epochs);
+		ok(worst_u < 1e-5, "baseline: b_u = Σ(r − μ − b_i)/(λ_user + n_u) holds after the last sweep "
+		   "(max err %.2g)", worst_u);
+		ok(worst_i < 1e-4, "baseline: b_i = Σ(r − μ − b_u)/(λ_item + n_i) holds at convergence "
+		   "(max err %.2g)", worst_i);
+		is_close_rel(br.epochs[sweeps - 1].train_loss, sq / d.n_train, 1e-5, 0,
+					 "baseline: train loss is the MSE of μ + b_u + b_i on the training rows");
+		is_close_rel(br.epochs[sweeps - 1].valid_rmse, sqrt(vsq / d.n_valid), 1e-5, 0,
+					 "baseline: valid RMSE %.4f is the clipped RMSE of μ + b_u + b_i",
+					 br.epochs[sweeps - 1].valid_rmse);
+		/* biases explain 0.32 of the 0.97 variance here: sqrt(0.65) ≈ 0.81 */
+		ok(br.epochs[sweeps - 1].valid_rmse < 0.86 && br.epochs[sweeps - 1].valid_rmse > 0.7,
+		   "baseline: valid RMSE %.4f between 0.7 and 0.86: the biases, not the interactions",
+		   br.epochs[sweeps - 1].valid_rmse);
+		free(su);
+		free(si);
+		free(nu);
+		free(ni);
+		tap_arena_free_all(&ar);
+	}
+
 	/* ---- a sweep that diverges stops early; sweep_only trains nothing ---- */
 	{
 		CfTrainConfig cx = cfg;
@@ -408,7 +577,7 @@ main(void)
 		ok(X.res.n_epochs == 0 && X.counts.batches == 0,
 		   "sweep_only: no training epoch (%d)", X.res.n_epochs);
 		cf_model_alloc(&init, &cx.net, &a);
-		cf_model_init(&init, cx.seed);
+		cf_model_init(&init, cx.seed, cx.output_offset);
 		ok(same_model(&init, &X.model),
 		   "sweep_only: the model is left exactly as initialised from the seed");
 		tap_arena_free_all(&ar);

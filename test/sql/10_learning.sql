@@ -40,7 +40,8 @@ SELECT (SELECT train_loss FROM cfrec.training_log WHERE model_id = :model_id AND
      < (SELECT train_loss FROM cfrec.training_log WHERE model_id = :model_id AND epoch = 1)
        AS loss_fell;
 
--- embeddings are queryable per user and per item: 16 values, then the user's bias
+-- embeddings are queryable per user and per item: 16 MLP values, 64 of the dot
+-- branch, then the user's bias
 SELECT count(*) AS users, min(array_length(embedding, 1)) AS dim
   FROM cfrec.model_users WHERE model_id = :model_id;
 SELECT name, shape FROM cfrec.model_tensors WHERE model_id = :model_id ORDER BY name;
