@@ -108,7 +108,11 @@ cf_train(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(6))
 		req.cfg.net.emb_dim = PG_GETARG_INT32(6);
 	if (!PG_ARGISNULL(7))
+	{
 		req.cfg.net.hidden = PG_GETARG_INT32(7);
+		/* hidden => 0: no MLP branch, where the architecture has another one */
+		req.cfg.net.mlp = req.cfg.net.hidden > 0 || !(req.cfg.net.dot_dim > 0 || req.cfg.net.biases);
+	}
 	if (!PG_ARGISNULL(8))
 		dropout_arg(fcinfo, 8, &req.cfg.net);
 	if (!PG_ARGISNULL(9))
@@ -122,7 +126,7 @@ cf_train(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("lr must be positive, not %g", req.cfg.lr),
-					 errhint("Leave lr out to let the range test choose it.")));
+					 errhint("Leave lr out for the architecture's rate (architecture 'seed' runs the range test).")));
 	}
 	if (!PG_ARGISNULL(12))
 		req.cfg.weight_decay = PG_GETARG_FLOAT8(12);

@@ -46,9 +46,9 @@ SELECT is((SELECT array_agg(rule ORDER BY rule) FROM cf_lr_suggestions(
           ARRAY['minimum', 'steep', 'valley'], 'three rules');
 
 -- the range test restores model and optimizer: training after it equals training without it
-SELECT cf_train('curve_ratings', name => 'found', epochs => 2, embedding_dim => 8, hidden => 16,
+SELECT cf_train('curve_ratings', name => 'found', architecture => 'seed', epochs => 2, embedding_dim => 8, hidden => 16,
                 batch_size => 64, seed => 3) AS found_id \gset
-SELECT cf_train('curve_ratings', name => 'given', epochs => 2, embedding_dim => 8, hidden => 16,
+SELECT cf_train('curve_ratings', name => 'given', architecture => 'seed', epochs => 2, embedding_dim => 8, hidden => 16,
                 batch_size => 64, seed => 3,
                 lr => (SELECT lr FROM cf_models WHERE name = 'found')) AS given_id \gset
 SELECT is((SELECT count(*) FROM cfrec.model_tensors a JOIN cfrec.model_tensors b USING (name)

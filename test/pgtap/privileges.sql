@@ -296,7 +296,7 @@ CREATE TABLE cfrec_priv.hs_test AS SELECT * FROM cfrec_priv.hs_ratings WHERE use
 GRANT SELECT ON cfrec_priv.hs_ratings, cfrec_priv.hs_test TO cfrec_t_bob;
 
 SET LOCAL search_path = cfrec_evil, pg_catalog, public;
-SELECT cfrec_priv.value_of($$SELECT cf_train('cfrec_priv.hs_ratings', name => 'priv_hs', time_col => 'rated_at',
+SELECT cfrec_priv.value_of($$SELECT cf_train('cfrec_priv.hs_ratings', name => 'priv_hs', architecture => 'seed', time_col => 'rated_at',
                                              valid_fraction => 0.2, embedding_dim => 4, hidden => 8,
                                              epochs => 2, num_it => 20, seed => 5)::text$$) AS hs_trained \gset
 SELECT cfrec_priv.preds('priv_hs', 11, 7) AS hs_preds_evil \gset

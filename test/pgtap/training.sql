@@ -54,7 +54,7 @@ SELECT cmp_ok((SELECT max(abs(cf_predict(user_id, item_id, 'det_a') - cf_predict
               'cfrec.threads = 1 and 2 give the same predictions within 1e-3');
 
 -- the range test runs when lr is not given and its sweep is stored
-SELECT cf_train('tap_ratings', name => 'swept', epochs => 1, embedding_dim => 8, hidden => 16) AS s \gset
+SELECT cf_train('tap_ratings', name => 'swept', architecture => 'seed', epochs => 1, embedding_dim => 8, hidden => 16) AS s \gset
 SELECT ok((SELECT count(*) BETWEEN 10 AND 100 FROM cf_find_lr(model => 'swept')), 'the sweep has its points');
 SELECT is((SELECT count(*) FROM cf_find_lr(model => 'swept') WHERE suggested), 1::bigint,
           'exactly one suggested point');

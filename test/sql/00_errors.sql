@@ -59,7 +59,7 @@ SELECT cf_train('ratings', batch_size => -1);
 SELECT cf_train('ratings', batch_size => 1);
 SELECT cf_train('ratings', embedding_dim => 0);
 SELECT cf_train('ratings', embedding_dim => 1000000000);
-SELECT cf_train('ratings', hidden => 0);
+SELECT cf_train('ratings', hidden => 0, architecture => 'seed');
 SELECT cf_train('ratings', hidden => -5);
 SELECT cf_train('ratings', lr => 0);
 SELECT cf_train('ratings', lr => -0.1);
