@@ -781,3 +781,46 @@ cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *user
 			? inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw)) : raw;
 	}
 }
+
+/*
+ * Sixteen partial sums, so the compiler can vectorise the reduction without
+ * reassociating floats; cf_inference_score and cf_inference_scores share it,
+ * so a prediction and a recommendation score an item identically.
+ */
+static inline float
+score_one(const float *restrict pu, const float *restrict qi, const float *restrict w2, int H)
+{
+	float		acc[16] = {0};
+	float		sum = 0.0f;
+	int			h = 0;
+
+	for (; h + 16 <= H; h += 16)
+		for (int l = 0; l < 16; l++)
+		{
+			float		z = pu[h + l] + qi[h + l];
+
+			acc[l] += w2[h + l] * (z > 0.0f ? z : 0.0f);
+		}
+	for (; h < H; h++)
+	{
+		float		z = pu[h] + qi[h];
+
+		sum += w2[h] * (z > 0.0f ? z : 0.0f);
+	}
+	for (int l = 0; l < 16; l++)
+		sum += acc[l];
+	return sum;
+}
+
+CF_VECTOR_CLONES float
+cf_inference_score(const CfInference *inf, const float *pu, const float *qi)
+{
+	return score_one(pu, qi, inf->w2, inf->H) + inf->b2;
+}
+
+CF_VECTOR_CLONES void
+cf_inference_scores(const CfInference *inf, const float *pu, const float *Q, int n, float *out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = score_one(pu, Q + (size_t) i * inf->H, inf->w2, inf->H) + inf->b2;
+}

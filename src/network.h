@@ -229,19 +229,12 @@ void		cf_inference_fold(CfInference *inf, const CfModel *m);
  */
 void		cf_inference_project(const CfInference *inf, const float *emb, int n, int half,
 								 float *tmp, float *out);
-static inline float
-cf_inference_score(const CfInference *inf, const float *pu, const float *qi)
-{
-	float		acc = 0.0f;
+/* The MLP branch's ŷ part for one item: w2 · relu(pu + qi) + b2. */
+float		cf_inference_score(const CfInference *inf, const float *pu, const float *qi);
+/* The same for n items whose projections are rows of Q (n × H), into out. */
+void		cf_inference_scores(const CfInference *inf, const float *pu, const float *Q, int n,
+								float *out);
 
-	for (int h = 0; h < inf->H; h++)
-	{
-		float		z = pu[h] + qi[h];
-
-		acc += inf->w2[h] * (z > 0.0f ? z : 0.0f);
-	}
-	return acc + inf->b2;
-}
 /*
  * The whole prediction from the MLP part's projections (NULL without the
  * MLP) and the user's and item's rows.
