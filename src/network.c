@@ -136,8 +136,10 @@ cf_model_init(CfModel *m, uint64_t seed, float offset)
 	fill_constant(m->p[CF_BN2_GAMMA], H, 1.0f);
 	fill_constant(m->p[CF_BN2_BETA], H, 0.0f);
 	fill_uniform(m->p[CF_W2], H, 1.0f / sqrtf((float) H), &rng);
-	if (isnan(offset))
+	if (isnan(offset) && H > 0)
 		fill_uniform(m->p[CF_B2], 1, 1.0f / sqrtf((float) H), &rng);
+	else if (isnan(offset))
+		m->p[CF_B2][0] = 0.0f;
 	else
 		m->p[CF_B2][0] = offset;
 	fill_constant(m->s[CF_BN1_MEAN], F, 0.0f);

@@ -25,6 +25,7 @@ cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->end_lr = 10.0;
 	cfg->num_it = 100;
 	cfg->stop_div = true;
+	cfg->sweep_only = false;
 	cfg->patience = 0;
 	cfg->seed = 0;
 }
@@ -59,7 +60,8 @@ cf_train_bytes(const CfTrainConfig *cfg)
 		+ (H * F + 2 * F + 2 * H) * sizeof(float)	/* inference form */
 		+ (size_t) CF_EVAL_BATCH * (F + H) * sizeof(float)
 		+ (size_t) cfg->batch_size * (2 * sizeof(int32_t) + sizeof(float))
-		+ (size_t) (cfg->num_it > 0 ? cfg->num_it : 0) * sizeof(CfSweepPoint)
+		/* the sweep's points, and its rates and losses for the suggestion */
+		+ (size_t) (cfg->num_it > 0 ? cfg->num_it : 0) * (sizeof(CfSweepPoint) + 2 * sizeof(double))
 		+ (size_t) (cfg->epochs > 0 ? cfg->epochs : 0) * sizeof(CfEpochStats)
 		+ (cfg->patience > 0 ? layout.num_params * sizeof(float) : 0);	/* the best epoch */
 }
