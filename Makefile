@@ -46,6 +46,8 @@ ifneq ($(PGXS),)
 include $(PGXS)
 
 # Standalone tests of the math core: plain C, no server.
+# The standalone tests always run under AddressSanitizer and UBSan.
+CTEST_CFLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CTEST_SRCS = $(wildcard test/c/test_*.c)
 CTESTS = $(CTEST_SRCS:.c=.test)
 MATH_SRCS = $(MATH_OBJS:.o=.c)
