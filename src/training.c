@@ -76,7 +76,7 @@ cf_architecture_defaults(CfTrainRequest *req, const char *architecture)
 		c->net.dot_dim = 64;
 		c->lr = 0.002;
 		c->net.row_l2 = 0.05f;
-		c->net.bias_l2 = 0.01f;
+		c->net.bias_l2 = 0.0f;	/* 0.01 gained nothing on validation */
 		c->batch_size = 128;
 		c->epochs = 20;
 		c->patience = 3;
