@@ -122,6 +122,7 @@ cf_train(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(11))
 	{
 		req.cfg.lr = PG_GETARG_FLOAT8(11);
+		req.cfg.range_test = false;
 		if (!(req.cfg.lr > 0.0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

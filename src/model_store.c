@@ -165,7 +165,7 @@ insert_model_row(const CfTrainedModel *tm, const char *store_owner)
 	v[17] = Float8GetDatum(ds->r.rating_max);
 	v[18] = Float8GetDatum(ds->rating_mean);
 	v[19] = Float8GetDatum(res->lr);
-	v[20] = BoolGetDatum(res->sweep != NULL);
+	v[20] = BoolGetDatum(res->sweep != NULL && tm->cfg->lr <= 0.0);
 	v[21] = float8_or_null(tm->train_rmse, &n[21]);
 	v[22] = float8_or_null(tm->valid_rmse, &n[22]);
 	v[23] = Float8GetDatum(tm->load_seconds);

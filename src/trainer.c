@@ -26,6 +26,7 @@ cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->num_it = 100;
 	cfg->stop_div = true;
 	cfg->sweep_only = false;
+	cfg->range_test = false;
 	cfg->patience = 0;
 	cfg->seed = 0;
 }
@@ -343,7 +344,7 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 		tr.best_stats = cf_alloc_floats(a, stat_floats(model) + 1);
 	}
 
-	if (cfg->lr <= 0.0 || cfg->sweep_only)
+	if (cfg->lr <= 0.0 || cfg->range_test || cfg->sweep_only)
 	{
 		double		start = now_seconds();
 		double	   *lrs,

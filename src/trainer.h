@@ -43,6 +43,7 @@ typedef struct CfTrainConfig
 	int32_t		num_it;
 	bool		stop_div;		/* stop once the smoothed loss passes 4× its best */
 	bool		sweep_only;		/* run the range test and stop: no training */
+	bool		range_test;		/* run it even though lr is given: to keep and show */
 	int32_t		patience;		/* > 0: keep the best epoch by valid RMSE, stop after
 								 * this many epochs without a better one */
 	uint64_t	seed;
@@ -97,7 +98,8 @@ typedef struct CfTrainResult
 size_t		cf_train_bytes(const CfTrainConfig *cfg);
 
 /*
- * Runs the range test (when cfg->lr ≤ 0 or sweep_only) and the training.  The
+ * Runs the range test (when cfg->lr ≤ 0, range_test or sweep_only) and the
+ * training, at the suggested rate when cfg->lr ≤ 0.  The
  * model is allocated from a and initialised from cfg->seed.  The range test
  * runs num_it batches at exponentially growing rates from that state, then
  * the model, the optimizer and the random streams are put back to it, so the

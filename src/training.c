@@ -75,6 +75,7 @@ cf_architecture_defaults(CfTrainRequest *req, const char *architecture)
 		c->net.biases = true;
 		c->net.dot_dim = 64;
 		c->lr = 0.002;
+		c->range_test = true;	/* run and kept for cf_find_lr, cf_plot_lr; not used */
 		c->net.row_l2 = 0.05f;
 		c->net.bias_l2 = 0.0f;	/* 0.01 gained nothing on validation */
 		c->batch_size = 128;
