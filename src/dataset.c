@@ -336,6 +336,7 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 				rmax = -INFINITY;
 	TimestampTz started = GetCurrentTimestamp(),
 				last_notice = started;
+	double		estimated_rows = cf_progress ? cf_source_estimated_rows(src) : -1;
 
 	memset(ds, 0, sizeof(*ds));
 	rows.cxt = caller;
@@ -401,7 +402,15 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 											&ds->n_items, &item_cap);
 			rows.rating[rows.n] = (float) rating;
 			if (with_time)
+			{
 				rows.time[rows.n] = DatumGetFloat8(d[3]);
+				if (isnan(rows.time[rows.n]))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_EXCEPTION),
+							 errmsg("time of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is NaN",
+									DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display),
+							 errhint("The validation split orders ratings by time: filter such rows, for example in a view.")));
+			}
 			rows.n++;
 			sum += rating;
 			rmin = Min(rmin, (float) rating);
@@ -415,11 +424,20 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 
 			if (now - last_notice >= CF_PROGRESS_INTERVAL * USECS_PER_SEC)
 			{
-				ereport(NOTICE,
-						(errmsg_internal("reading %s: " INT64_FORMAT " rows, %.0fk rows/s",
-										 src->display, rows.n + ds->n_skipped,
-										 (rows.n + ds->n_skipped) / 1e3 /
-										 ((now - started) / (double) USECS_PER_SEC))));
+				int64		done = rows.n + ds->n_skipped;
+				double		rate = done / ((now - started) / (double) USECS_PER_SEC);
+
+				/* the planner's estimate gives an ETA while it has not been passed */
+				if (estimated_rows > done)
+					ereport(NOTICE,
+							(errmsg_internal("reading %s: " INT64_FORMAT " of about %.0f rows (%.0f%%), %.0fk rows/s, eta %.0fs",
+											 src->display, done, estimated_rows,
+											 100.0 * done / estimated_rows, rate / 1e3,
+											 (estimated_rows - done) / rate)));
+				else
+					ereport(NOTICE,
+							(errmsg_internal("reading %s: " INT64_FORMAT " rows, %.0fk rows/s",
+											 src->display, done, rate / 1e3)));
 				last_notice = now;
 			}
 		}

@@ -100,3 +100,8 @@ SELECT 1 AS alive;
 SET cfrec.max_memory = '64MB';
 SELECT cf_train('ratings', embedding_dim => 4096, hidden => 65536, architecture => 'seed');
 RESET cfrec.max_memory;
+
+-- a NaN time would make the split by time depend on the order rows come in
+CREATE TABLE nan_times (user_id int, item_id int, rating real, t float8);
+INSERT INTO nan_times VALUES (1, 1, 3, 1), (2, 2, 4, 'NaN'), (1, 2, 3, 2);
+SELECT cf_train('nan_times', time_col => 't');
