@@ -4,7 +4,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 MODULE_big = cfrec
 # The math core (rng, network, optimizer, schedule, trainer, svg) includes no
 # PostgreSQL header; the rest talks to the server.
-MATH_OBJS = src/rng.o src/network.o src/optimizer.o src/schedule.o src/trainer.o src/svg.o
+MATH_OBJS = src/rng.o src/network.o src/optimizer.o src/schedule.o src/trainer.o src/autorec.o src/svg.o
 OBJS = $(MATH_OBJS) src/dataset.o src/model_store.o src/training.o src/server.o src/curves.o src/evaluate.o src/synthetic.o src/cfrec.o
 
 # The install script is assembled from sql/parts/ (one file per feature, so

@@ -4,18 +4,25 @@
 #include <string.h>
 
 void
-cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay, float row_weight_decay,
-			  const CfAllocator *a)
+cf_adam_alloc_n(CfAdam *opt, size_t n, float weight_decay, const CfAllocator *a)
 {
 	opt->beta1 = 0.9f;
 	opt->beta2 = 0.999f;
 	opt->eps = 1e-8f;
 	opt->weight_decay = weight_decay;
-	opt->row_weight_decay = row_weight_decay;
+	opt->row_weight_decay = 0.0f;
 	opt->t = 0;
-	opt->n = model->num_params;
-	opt->m = cf_alloc_floats(a, opt->n);
-	opt->v = cf_alloc_floats(a, opt->n);
+	opt->n = n;
+	opt->m = cf_alloc_floats(a, n);
+	opt->v = cf_alloc_floats(a, n);
+}
+
+void
+cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay, float row_weight_decay,
+			  const CfAllocator *a)
+{
+	cf_adam_alloc_n(opt, model->num_params, weight_decay, a);
+	opt->row_weight_decay = row_weight_decay;
 }
 
 void
@@ -55,14 +62,21 @@ bias_corrections(const CfAdam *opt, float lr, float *step_size, float *bc2_sqrt)
 }
 
 void
-cf_adam_dense(CfAdam *opt, float *param, const float *grad, size_t offset, size_t n, float lr)
+cf_adam_dense_decayed(CfAdam *opt, float *param, const float *grad, size_t offset, size_t n,
+					  float lr, float weight_decay)
 {
 	float		step_size,
 				bc2_sqrt;
 
 	bias_corrections(opt, lr, &step_size, &bc2_sqrt);
 	adam_span(param, grad, opt->m + offset, opt->v + offset, n,
-			  opt->beta1, opt->beta2, opt->eps, opt->weight_decay, step_size, bc2_sqrt);
+			  opt->beta1, opt->beta2, opt->eps, weight_decay, step_size, bc2_sqrt);
+}
+
+void
+cf_adam_dense(CfAdam *opt, float *param, const float *grad, size_t offset, size_t n, float lr)
+{
+	cf_adam_dense_decayed(opt, param, grad, offset, n, lr, opt->weight_decay);
 }
 
 void

@@ -28,9 +28,15 @@ void		cf_adam_alloc(CfAdam *opt, const CfModel *model, float weight_decay,
 /* Back to the state of a fresh optimizer (zero moments, t = 0). */
 void		cf_adam_reset(CfAdam *opt);
 
+/* Moments for n parameters, for blocks that are not a CfModel's. */
+void		cf_adam_alloc_n(CfAdam *opt, size_t n, float weight_decay, const CfAllocator *a);
+
 /* One update of n dense parameters at offset `offset` of the block. */
 void		cf_adam_dense(CfAdam *opt, float *param, const float *grad, size_t offset,
 						  size_t n, float lr);
+/* The same with its own L2 coefficient instead of opt->weight_decay. */
+void		cf_adam_dense_decayed(CfAdam *opt, float *param, const float *grad, size_t offset,
+								  size_t n, float lr, float weight_decay);
 /* One update of the rows listed in g, of the table starting at offset. */
 void		cf_adam_sparse(CfAdam *opt, float *table, const CfSparseGrad *g, size_t offset,
 						   float lr);

@@ -31,8 +31,8 @@ cf_train_config_default(CfTrainConfig *cfg, int32_t n_users, int32_t n_items)
 	cfg->seed = 0;
 }
 
-static double
-now_seconds(void)
+double
+cf_monotonic_seconds(void)
 {
 	struct timespec ts;
 
@@ -88,8 +88,8 @@ gather(Batch *b, const CfRatings *data, const int64_t *order, int64_t from, int 
 	}
 }
 
-static void
-shuffle(int64_t *order, int64_t n, CfRng *rng)
+void
+cf_shuffle(int64_t *order, int64_t n, CfRng *rng)
 {
 	for (int64_t i = n - 1; i > 0; i--)
 	{
@@ -166,7 +166,7 @@ lr_sweep(Trainer *tr, CfSweepPoint *out)
 
 		if (pos + tr->B > n)
 		{
-			shuffle(tr->order, n, &rng);
+			cf_shuffle(tr->order, n, &rng);
 			pos = 0;
 		}
 		gather(&tr->batch, tr->data, tr->order, pos, tr->B);
@@ -241,18 +241,18 @@ train_epochs(Trainer *tr, CfTrainResult *res)
 	int64_t		total = batches * cfg->epochs;
 	int64_t		step = 0;
 	CfRng		rng;
-	double		start = now_seconds();
+	double		start = cf_monotonic_seconds();
 
 	cf_rng_seed(&rng, cfg->seed, STREAM_SHUFFLE);
 	for (int32_t epoch = 0; epoch < cfg->epochs && !res->diverged; epoch++)
 	{
-		double		epoch_start = now_seconds();
+		double		epoch_start = cf_monotonic_seconds();
 		double		loss_sum = 0.0,
 					lr = 0.0;
 		int64_t		seen = 0;
 		CfEpochStats *st = &res->epochs[epoch];
 
-		shuffle(tr->order, n, &rng);
+		cf_shuffle(tr->order, n, &rng);
 		for (int64_t b = 0; b < batches; b++)
 		{
 			int64_t		from = b * B;
@@ -278,11 +278,11 @@ train_epochs(Trainer *tr, CfTrainResult *res)
 		st->lr = lr;
 		st->train_loss = seen > 0 ? loss_sum / seen : NAN;
 		st->train_rmse = sqrt(st->train_loss);
-		st->ratings_per_sec = seen / (now_seconds() - epoch_start);
+		st->ratings_per_sec = seen / (cf_monotonic_seconds() - epoch_start);
 		cf_inference_fold(&tr->inf, tr->model);
 		st->valid_rmse = cf_rmse(tr->model, &tr->inf, data, n, n + data->n_valid, tr->eval_tmp,
 								 tr->cb);
-		st->elapsed_seconds = now_seconds() - start;
+		st->elapsed_seconds = cf_monotonic_seconds() - start;
 		res->n_epochs = epoch + 1;
 		if (tr->cb && tr->cb->on_epoch)
 			tr->cb->on_epoch(tr->cb->ctx, st);
@@ -305,7 +305,7 @@ train_epochs(Trainer *tr, CfTrainResult *res)
 	}
 	if (res->best_epoch == 0)
 		res->best_epoch = res->n_epochs;
-	res->train_seconds = now_seconds() - start;
+	res->train_seconds = cf_monotonic_seconds() - start;
 }
 
 void
@@ -346,7 +346,7 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 
 	if (cfg->lr <= 0.0 || cfg->range_test || cfg->sweep_only)
 	{
-		double		start = now_seconds();
+		double		start = cf_monotonic_seconds();
 		double	   *lrs,
 				   *losses;
 
@@ -362,7 +362,7 @@ cf_train_model(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 		res->suggested = cf_lr_suggest(CF_LR_VALLEY, lrs, losses, res->n_sweep);
 		if (cfg->lr <= 0.0)
 			res->lr = res->suggested >= 0 ? lrs[res->suggested] : NAN;
-		res->sweep_seconds = now_seconds() - start;
+		res->sweep_seconds = cf_monotonic_seconds() - start;
 		for (int64_t i = 0; i < data->n_train; i++)
 			tr.order[i] = i;
 		reset_to_initial(&tr);
@@ -387,7 +387,7 @@ cf_fit_biases(CfModel *model, CfTrainResult *res, const CfNetConfig *cfg, const 
 			   *bi;
 	double		mu = 0.0;
 	int64_t		n = data->n_train;
-	double		start = now_seconds();
+	double		start = cf_monotonic_seconds();
 	CfInference inf;
 	float	   *tmp;
 
@@ -438,11 +438,11 @@ cf_fit_biases(CfModel *model, CfTrainResult *res, const CfNetConfig *cfg, const 
 		st->train_loss = sq / n;
 		st->train_rmse = sqrt(st->train_loss);
 		st->valid_rmse = cf_rmse(model, &inf, data, n, n + data->n_valid, tmp, cb);
-		st->elapsed_seconds = now_seconds() - start;
+		st->elapsed_seconds = cf_monotonic_seconds() - start;
 		st->ratings_per_sec = n * (s + 1) / (st->elapsed_seconds > 0 ? st->elapsed_seconds : 1e-9);
 		res->n_epochs = s + 1;
 		if (cb && cb->on_epoch)
 			cb->on_epoch(cb->ctx, st);
 	}
-	res->train_seconds = now_seconds() - start;
+	res->train_seconds = cf_monotonic_seconds() - start;
 }

@@ -128,4 +128,10 @@ void		cf_fit_biases(CfModel *model, CfTrainResult *result, const CfNetConfig *cf
 double		cf_rmse(const CfModel *model, const CfInference *inf, const CfRatings *data,
 					int64_t from, int64_t to, float *tmp, const CfTrainCallbacks *cb);
 
+/* Seconds on a monotonic clock, for rates and durations. */
+double		cf_monotonic_seconds(void);
+
+/* Fisher–Yates shuffle of order[0..n) from rng. */
+void		cf_shuffle(int64_t *order, int64_t n, CfRng *rng);
+
 #endif
