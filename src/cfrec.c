@@ -89,6 +89,33 @@ dropout_arg(FunctionCallInfo fcinfo, int n, CfNetConfig *net)
 	net->dropout_hidden = (float) DatumGetFloat8(elems[1]);
 }
 
+/*
+ * Arguments of the embedding networks that AutoRec has no use for: given
+ * for it, they are an ERROR rather than silently ignored.
+ */
+static void
+refuse_embedding_args(FunctionCallInfo fcinfo)
+{
+	static const struct
+	{
+		int			arg;
+		const char *name;
+	}			embedding_args[] = {
+		{6, "embedding_dim"}, {8, "dropout"}, {15, "cut_frac"}, {16, "ratio"},
+		{21, "dot_dim"}, {22, "row_weight_decay"}, {23, "reg_user"}, {24, "reg_item"},
+		{25, "row_l2"}, {26, "bias_l2"}, {27, "patience"},
+	};
+
+	for (int i = 0; i < lengthof(embedding_args); i++)
+		if (!PG_ARGISNULL(embedding_args[i].arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s does not apply to architecture 'default'", embedding_args[i].name),
+					 errdetail("The default architecture is I-AutoRec: hidden, epochs, batch_size, lr, weight_decay, valid_fraction and seed set it."),
+					 errhint("Leave %s out, or pass architecture => 'mf' or 'seed' for an embedding network.",
+							 embedding_args[i].name)));
+}
+
 PG_FUNCTION_INFO_V1(cf_train);
 Datum
 cf_train(PG_FUNCTION_ARGS)
@@ -99,6 +126,8 @@ cf_train(PG_FUNCTION_ARGS)
 	memset(&req, 0, sizeof(req));
 	/* every argument left NULL takes the architecture's value */
 	cf_architecture_defaults(&req, PG_ARGISNULL(20) ? "default" : text_arg_or_null(fcinfo, 20));
+	if (cf_is_autorec(req.architecture))
+		refuse_embedding_args(fcinfo);
 	req.relation = text_arg_or_null(fcinfo, 0);
 	req.name = text_arg_or_null(fcinfo, 1);
 	req.user_col = text_arg_or_null(fcinfo, 2);
@@ -111,7 +140,8 @@ cf_train(PG_FUNCTION_ARGS)
 	{
 		req.cfg.net.hidden = PG_GETARG_INT32(7);
 		/* hidden => 0: no MLP branch, where the architecture has another one */
-		req.cfg.net.mlp = req.cfg.net.hidden > 0 || !(req.cfg.net.dot_dim > 0 || req.cfg.net.biases);
+		if (!cf_is_autorec(req.architecture))
+			req.cfg.net.mlp = req.cfg.net.hidden > 0 || !(req.cfg.net.dot_dim > 0 || req.cfg.net.biases);
 	}
 	if (!PG_ARGISNULL(8))
 		dropout_arg(fcinfo, 8, &req.cfg.net);

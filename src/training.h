@@ -18,7 +18,7 @@ typedef struct CfTrainRequest
 	const char *item_col;
 	const char *rating_col;
 	const char *time_col;
-	const char *architecture;	/* "default", "seed" or "baseline" */
+	const char *architecture;	/* "default", "mf", "seed" or "baseline" */
 	double		valid_fraction;
 	double		reg_user;		/* baseline: damping of the user biases */
 	double		reg_item;
@@ -31,6 +31,9 @@ typedef struct CfTrainRequest
  * data (the output range) are set once the relation is read.
  */
 void		cf_architecture_defaults(CfTrainRequest *req, const char *architecture);
+
+/* The architecture trained by cf_autorec_train. */
+bool		cf_is_autorec(const char *architecture);
 
 /* Checks every argument; an ERROR names the bad one and its valid range. */
 void		cf_check_request(const CfTrainRequest *req);

@@ -14,7 +14,7 @@ SELECT u AS user_id, i AS item_id, (1 + (u * 7 + i * 3) % 5)::real AS rating
  WHERE (u * 3 + i) % 4 = 1;
 INSERT INTO ev_test VALUES (999, 1, 4), (1, 999, 5);   -- a cold user, a cold item
 SELECT cf_train('ev_train', name => 'ev', epochs => 5, embedding_dim => 8, hidden => 16,
-                batch_size => 32, lr => 0.01) AS ev_id \gset
+                batch_size => 32, lr => 0.01, architecture => 'mf') AS ev_id \gset
 
 CREATE TEMP TABLE ev AS SELECT * FROM cf_evaluate('ev_test', 'ev', k => 3);
 CREATE TEMP TABLE pred AS SELECT *, cf_predict(user_id, item_id, 'ev') AS p FROM ev_test;

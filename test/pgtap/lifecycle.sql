@@ -16,7 +16,7 @@ CREATE TABLE lc_fives AS
 SELECT u AS user_id, i AS item_id, 5::real AS rating FROM generate_series(1, 6) u, generate_series(1, 5) i;
 
 -- a model, served (and so cached) by this backend
-SELECT cf_train('lc_ones', name => 'lc_model', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01)
+SELECT cf_train('lc_ones', name => 'lc_model', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')
        AS old_id \gset
 SELECT is(cf_predict(1, 1, 'lc_model'), 1::float8, 'a model of ratings of 1 predicts 1');
 
@@ -77,14 +77,14 @@ SELECT throws_ok($$SELECT cf_predict(1, 1)$$, '42704', NULL,
 
 -- a new model under the old one's id
 ALTER TABLE cfrec.models ALTER COLUMN id RESTART WITH :old_id;
-SELECT is(cf_train('lc_fives', name => 'lc_model', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01),
+SELECT is(cf_train('lc_fives', name => 'lc_model', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf'),
           :old_id::bigint, 'a new model of the same name gets the old one''s id');
 SELECT is(cf_predict(1, 1, 'lc_model'), 5::float8,
           'this backend serves the new model (ratings of 5), not the cached old one');
 SELECT is((SELECT max(score) FROM cf_recommend(1, 10, 'lc_model', exclude_rated => false)), 5::float8,
           'recommendations too');
 SELECT lives_ok($$SELECT cf_train('lc_ones', name => 'lc_again', embedding_dim => 4, hidden => 8, epochs => 1,
-                                  lr => 0.01)$$, 'training works in the re-created extension');
+                                  lr => 0.01, architecture => 'mf')$$, 'training works in the re-created extension');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -106,10 +106,10 @@ SELECT ok(bool_and(NOT has_table_privilege(r, 'cfrec.' || t, 'UPDATE')
 -- ---- training needs SELECT on the source
 SET LOCAL ROLE cfrec_t_bob;
 SELECT throws_ok($$SELECT cf_train('cfrec_priv.secret', name => 'priv_stolen', embedding_dim => 4,
-                                   hidden => 8, epochs => 1, lr => 0.01)$$,
+                                   hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                  '42501', NULL, 'training on a table the caller may not SELECT: permission denied');
 SELECT throws_ok($$SELECT cf_train('cfrec_priv.partial', name => 'priv_stolen', embedding_dim => 4,
-                                   hidden => 8, epochs => 1, lr => 0.01)$$,
+                                   hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                  '42501', NULL, 'training without SELECT on the rating column: permission denied');
 SELECT throws_ok($$SET cfrec.max_memory = '100GB'$$, '42501', NULL,
                  'cfrec.max_memory is for superusers');
@@ -121,11 +121,11 @@ SELECT is((SELECT count(*) FROM cfrec.models WHERE name = 'priv_stolen'), 0::big
 -- behalf (so that who may replace what is checked whether or not a
 -- non-superuser may train yet); carol's is the newest
 SELECT cf_train('cfrec_priv.alice_ratings', name => 'priv_alice', embedding_dim => 4, hidden => 8,
-                epochs => 2, lr => 0.01, seed => 1) AS alice_id \gset
+                epochs => 2, lr => 0.01, seed => 1, architecture => 'mf') AS alice_id \gset
 SELECT cf_train('cfrec_priv.bob_ratings', name => 'priv_bob', embedding_dim => 4, hidden => 8,
-                epochs => 2, lr => 0.01, seed => 2) AS bob_id \gset
+                epochs => 2, lr => 0.01, seed => 2, architecture => 'mf') AS bob_id \gset
 SELECT cf_train('cfrec_priv.carol_ratings', name => 'priv_carol', embedding_dim => 4, hidden => 8,
-                epochs => 2, lr => 0.01, seed => 3) AS carol_id \gset
+                epochs => 2, lr => 0.01, seed => 3, architecture => 'mf') AS carol_id \gset
 UPDATE cfrec.models SET owner = 'cfrec_t_alice' WHERE id = :alice_id;
 UPDATE cfrec.models SET owner = 'cfrec_t_bob' WHERE id = :bob_id;
 UPDATE cfrec.models SET owner = 'cfrec_t_carol' WHERE id = :carol_id;
@@ -140,7 +140,7 @@ SELECT (SELECT count(*) FROM cfrec.model_users WHERE model_id = :alice_id) || '/
 -- ---- nobody else may replace or change alice's model
 SET LOCAL ROLE cfrec_t_bob;
 SELECT ok(cfrec_priv.sqlstate_of($$SELECT cf_train('cfrec_priv.bob_ratings', name => 'priv_alice',
-                                   embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01)$$)
+                                   embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$)
           IN ('42501', '23505'),
           'bob cannot replace alice''s model by training its name');
 SELECT ok(cfrec_priv.sqlstate_of($$DELETE FROM cfrec.models WHERE name = 'priv_alice'$$) IN ('00000', '42501'),
@@ -165,7 +165,7 @@ SELECT isnt(cfrec_priv.sqlstate_of($$INSERT INTO cfrec.models (name, owner, sour
 RESET ROLE;
 SET LOCAL ROLE cfrec_t_carol;
 SELECT throws_ok($$SELECT cf_train('cfrec_priv.carol_ratings', name => 'priv_alice', embedding_dim => 4,
-                                   hidden => 8, epochs => 1, lr => 0.01)$$,
+                                   hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                  '42501', NULL, 'carol (who may see it) cannot replace alice''s model: permission denied');
 RESET ROLE;
 SELECT is((SELECT id || ':' || owner FROM cfrec.models WHERE name = 'priv_alice'),
@@ -182,31 +182,31 @@ SELECT is(cfrec_priv.preds('priv_alice', 21, 9), :'alice_preds'::text, 'and it s
 -- ---- non-superusers train, own and replace their models (recommended)
 SET LOCAL ROLE cfrec_t_alice;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.alice_ratings', name => 'priv_alice2', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'a non-superuser trains on a table she may read (recommended)');
 RESET ROLE;
 SELECT is((SELECT owner FROM cfrec.models WHERE name = 'priv_alice2'), 'cfrec_t_alice'::name,
           'the model belongs to her (recommended)');
 SET LOCAL ROLE cfrec_t_alice;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.alice_ratings', name => 'priv_alice2', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.02)$$,
+                                  hidden => 8, epochs => 1, lr => 0.02, architecture => 'mf')$$,
                 'she replaces her own model (recommended)');
 RESET ROLE;
 SET LOCAL ROLE cfrec_t_app;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.alice_ratings', name => 'priv_alice2', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.03)$$,
+                                  hidden => 8, epochs => 1, lr => 0.03, architecture => 'mf')$$,
                 'a member of her role replaces it too (recommended)');
 RESET ROLE;
 SELECT is((SELECT count(*) || ':' || min(owner) || ':' || min(lr) FROM cfrec.models WHERE name = 'priv_alice2'),
           '1:cfrec_t_alice:0.03'::text, 'one model of the name, the member''s, still owned by her (recommended)');
 SET LOCAL ROLE cfrec_t_alice;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.alice_ratings', name => 'priv_alice2', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'so she may still replace it after her member did (recommended)');
 RESET ROLE;
 SET LOCAL ROLE cfrec_t_bob;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.rls_ratings', name => 'priv_bob_rls', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'bob trains on a table with row-level security (recommended)');
 RESET ROLE;
 SELECT is((SELECT n_ratings FROM cfrec.models WHERE name = 'priv_bob_rls'),
@@ -354,7 +354,7 @@ SELECT u, i + 9000000000, 1 + (u * i) % 5, timestamptz '2023-01-01' + (u * 7 + i
   FROM generate_series(1, 9) u, generate_series(1, 5) i WHERE (u + i) % 3 <> 0;
 SELECT lives_ok($$SELECT cf_train('"cfrec ""q"" schema"."t''a""b;le"', name => 'priv q''"model',
                                   user_col => 'u "id"', item_col => 'it''em', rating_col => 'rat ing',
-                                  time_col => 'when?', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  time_col => 'when?', embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'a relation and columns with quotes, spaces and semicolons train');
 SELECT is((SELECT source || ' | ' || user_col || ' | ' || item_col || ' | ' || rating_col || ' | ' || time_col
              FROM cfrec.models WHERE name = 'priv q''"model'),
@@ -370,27 +370,27 @@ SELECT is(cfrec_priv.value_of($$SELECT cf_predict(2, 9000000001, 'priv q''"model
 -- catalog's owner column, so nothing stops it.  The catalog must stay usable,
 -- the model must stay protected, and only a superuser may replace it.
 SELECT cf_train('cfrec_priv.ghost_ratings', name => 'priv_ghost', embedding_dim => 4, hidden => 8,
-                epochs => 1, lr => 0.01) > 0 AS ghost_trained \gset
+                epochs => 1, lr => 0.01, architecture => 'mf') > 0 AS ghost_trained \gset
 UPDATE cfrec.models SET owner = 'cfrec_t_ghost' WHERE name = 'priv_ghost';
 DROP ROLE cfrec_t_ghost;
 SET LOCAL ROLE cfrec_t_bob;
 SELECT lives_ok($$SELECT count(*) FROM cf_models$$,
                 'a dropped owner role does not make the catalog unreadable');
 SELECT ok(cfrec_priv.sqlstate_of($$SELECT cf_train('cfrec_priv.bob_ratings', name => 'priv_ghost',
-                                   embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01)$$)
+                                   embedding_dim => 4, hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$)
           IN ('42501', '23505', '42704'),
           'bob cannot take over the model of a dropped role');
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.bob_ratings', name => 'priv_bob_rls', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'nor does that role''s model stop him replacing his own');
 RESET ROLE;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.bob_ratings', name => 'priv_after_ghost', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'nor a superuser training another name');
 SET LOCAL ROLE cfrec_t_bob;
 RESET ROLE;
 SELECT lives_ok($$SELECT cf_train('cfrec_priv.ghost_ratings', name => 'priv_ghost', embedding_dim => 4,
-                                  hidden => 8, epochs => 1, lr => 0.01)$$,
+                                  hidden => 8, epochs => 1, lr => 0.01, architecture => 'mf')$$,
                 'a superuser replaces the model of a dropped role (recommended)');
 SELECT is((SELECT count(*) FROM cfrec.models WHERE name = 'priv_ghost'), 1::bigint,
           'one model of that name remains');

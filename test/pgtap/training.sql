@@ -17,7 +17,7 @@ ROLLBACK TO before_fail;
 -- ratings near the float limit overflow the gradient: the loss turns NaN
 CREATE TABLE tap_huge AS SELECT user_id, item_id, 3e38::float8 AS rating FROM tap_ratings;
 SELECT throws_like(
-  $$SELECT cf_train('tap_huge', name => 'doomed', epochs => 2, embedding_dim => 4, hidden => 8, lr => 0.01)$$,
+  $$SELECT cf_train('tap_huge', name => 'doomed', epochs => 2, embedding_dim => 4, hidden => 8, lr => 0.01, architecture => 'mf')$$,
   '%diverged%', 'a diverging training raises an ERROR');
 SELECT is((SELECT count(*) FROM cfrec.models WHERE name = 'doomed'), 0::bigint,
           'the diverged training stored no model');
@@ -28,11 +28,11 @@ SELECT is((SELECT count(*) FROM cfrec.model_users u
 -- same data, arguments, seed and threads: the same model
 SET LOCAL cfrec.threads = 1;
 SELECT cf_train('tap_ratings', name => 'det_a', epochs => 2, embedding_dim => 8, hidden => 16, batch_size => 32,
-                seed => 42, lr => 0.01) AS a \gset
+                seed => 42, lr => 0.01, architecture => 'mf') AS a \gset
 SELECT cf_train('tap_ratings', name => 'det_b', epochs => 2, embedding_dim => 8, hidden => 16, batch_size => 32,
-                seed => 42, lr => 0.01) AS b \gset
+                seed => 42, lr => 0.01, architecture => 'mf') AS b \gset
 SELECT cf_train('tap_ratings', name => 'det_c', epochs => 2, embedding_dim => 8, hidden => 16, batch_size => 32,
-                seed => 43, lr => 0.01) AS c \gset
+                seed => 43, lr => 0.01, architecture => 'mf') AS c \gset
 SELECT is((SELECT count(*) FROM cfrec.model_tensors a JOIN cfrec.model_tensors b
              ON a.name = b.name AND a.vals = b.vals
             WHERE a.model_id = :a AND b.model_id = :b), 12::bigint,
@@ -48,7 +48,7 @@ SELECT isnt((SELECT vals FROM cfrec.model_tensors WHERE model_id = :a AND name =
 -- two threads agree with one within float tolerance
 SET LOCAL cfrec.threads = 2;
 SELECT cf_train('tap_ratings', name => 'det_t2', epochs => 2, embedding_dim => 8, hidden => 16, batch_size => 32,
-                seed => 42, lr => 0.01) AS t2 \gset
+                seed => 42, lr => 0.01, architecture => 'mf') AS t2 \gset
 SELECT cmp_ok((SELECT max(abs(cf_predict(user_id, item_id, 'det_a') - cf_predict(user_id, item_id, 'det_t2')))
                  FROM tap_ratings), '<', 1e-3::float8,
               'cfrec.threads = 1 and 2 give the same predictions within 1e-3');
@@ -65,7 +65,7 @@ SELECT is((SELECT lr FROM cf_find_lr(model => 'swept') WHERE suggested),
 -- a newer model of the same name replaces the cached one from the next statement on
 SELECT sum(cf_predict(user_id, item_id, 'det_a')) AS before_retrain FROM tap_ratings \gset
 SELECT cf_train('tap_ratings', name => 'det_a', epochs => 3, embedding_dim => 8, hidden => 16, batch_size => 32,
-                seed => 5, lr => 0.02) AS a2 \gset
+                seed => 5, lr => 0.02, architecture => 'mf') AS a2 \gset
 SELECT isnt((SELECT sum(cf_predict(user_id, item_id, 'det_a')) FROM tap_ratings),
             :before_retrain::float8, 'the retrained model serves at once');
 

@@ -12,7 +12,7 @@ CREATE VIEW planted_test AS SELECT user_id, item_id, rating FROM planted WHERE h
 
 SET client_min_messages = warning;
 SELECT cf_train('planted_train', embedding_dim => 16, hidden => 64, epochs => 20, batch_size => 256,
-                lr => 0.03, seed => 7) AS model_id \gset
+                lr => 0.03, seed => 7, architecture => 'mf') AS model_id \gset
 RESET client_min_messages;
 
 -- the baseline predicts the training mean for every held-out rating

@@ -1,7 +1,7 @@
 -- Every kind of relation, id type and rating type trains; names are quoted.
 SET client_min_messages = warning;
 CREATE FUNCTION small_train(rel text) RETURNS bigint
-LANGUAGE sql AS $$ SELECT cf_train(rel, epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01) $$;
+LANGUAGE sql AS $$ SELECT cf_train(rel, epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01, architecture => 'mf') $$;
 
 CREATE TABLE base AS
 SELECT u AS user_id, i AS item_id, (1 + (u * 7 + i * 3) % 5)::smallint AS rating,
@@ -33,14 +33,14 @@ SELECT count(*) AS all_items FROM cf_recommend(1, 100, 'x"; DROP TABLE base; --'
 -- id and rating types: int2/int4/int8 ids, numeric and float ratings
 CREATE TABLE typed (u smallint, movie_id bigint, stars numeric);
 INSERT INTO typed SELECT user_id, item_id + 9000000000, rating / 2.0 FROM base;
-SELECT cf_train('typed', user_col => 'u', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01) > 0 AS typed_ok;
+SELECT cf_train('typed', user_col => 'u', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01, architecture => 'mf') > 0 AS typed_ok;
 SELECT user_col, item_col, rating_col, rating_min, rating_max FROM cfrec.models WHERE name = 'typed';
 SELECT cf_predict(1, 9000000001, 'typed') BETWEEN 0.5 AND 2.5 AS predicted_in_range;
 
 -- detection of common column names, any case
 CREATE TABLE "Detect" ("UserId" int, "MovieID" int, "Score" float4);
 INSERT INTO "Detect" SELECT user_id, item_id, rating FROM base;
-SELECT cf_train('"Detect"', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01) > 0 AS detected;
+SELECT cf_train('"Detect"', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01, architecture => 'mf') > 0 AS detected;
 SELECT user_col, item_col, rating_col FROM cfrec.models WHERE name = 'Detect';
 
 -- NULL rows are skipped and counted
@@ -49,18 +49,18 @@ SET cfrec.progress = off;
 CREATE TABLE with_nulls AS SELECT * FROM base;
 INSERT INTO with_nulls VALUES (NULL, 1, 3), (1, NULL, 3), (1, 2, NULL);
 SELECT cf_train('with_nulls', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01,
-                valid_fraction => 0) > 0 AS trained_with_nulls;
+                valid_fraction => 0, architecture => 'mf') > 0 AS trained_with_nulls;
 SELECT rows_skipped, n_ratings, n_valid, valid_rmse IS NULL AS no_validation
   FROM cfrec.models WHERE name = 'with_nulls';
 -- with an index on the user column the notice about scanning goes away
 CREATE INDEX ON with_nulls (user_id);
 SELECT cf_train('with_nulls', epochs => 1, embedding_dim => 4, hidden => 8, lr => 0.01,
-                valid_fraction => 0) > 0 AS trained_with_index;
+                valid_fraction => 0, architecture => 'mf') > 0 AS trained_with_index;
 
 -- validation by time holds out the latest ratings
 SET client_min_messages = warning;
 SELECT cf_train('base', name => 'by_time', time_col => 'rated_at', epochs => 1,
-                embedding_dim => 4, hidden => 8, lr => 0.01, valid_fraction => 0.25) > 0 AS by_time;
+                embedding_dim => 4, hidden => 8, lr => 0.01, valid_fraction => 0.25, architecture => 'mf') > 0 AS by_time;
 SELECT time_col, n_train, n_valid FROM cfrec.models WHERE name = 'by_time';
 
 -- retraining a name replaces the model: one row, newer id, old rows gone

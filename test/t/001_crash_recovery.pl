@@ -37,7 +37,7 @@ CREATE TABLE small AS
     FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u + i) % 4 <> 0;
 CREATE INDEX ON small (user_id);
 SELECT cf_train('small', name => 'keep', embedding_dim => 8, hidden => 16, epochs => 3,
-                lr => 0.01, seed => 7);
+                lr => 0.01, seed => 7, architecture => 'mf');
 SELECT cf_train('small', name => 'keep2', architecture => 'seed', embedding_dim => 4,
                 hidden => 8, epochs => 8, batch_size => 32, lr => 0.02, seed => 3);
 -- long trainings: 'big' trains for minutes at these sizes, 'wide' stores
@@ -143,7 +143,7 @@ sub check_intact
 {
 	my ($bg, $pid) = start_training(
 		q{SELECT cf_train('big', name => 'partial', embedding_dim => 64, hidden => 256,
-		                  epochs => 100, lr => 0.01, valid_fraction => 0)});
+		                  epochs => 100, lr => 0.01, valid_fraction => 0, architecture => 'mf')});
 	ok(wait_for_phase($pid, qr/cfrec: training/, 60), 'kill -9: the training has started training');
 	usleep(300_000);
 	is(kill('KILL', $pid), 1, 'kill -9: signal sent');
@@ -158,7 +158,7 @@ sub check_intact
 {
 	my ($bg, $pid) = start_training(
 		q{SELECT cf_train('wide', name => 'keep', embedding_dim => 4, hidden => 8, epochs => 1,
-		                  lr => 0.01, valid_fraction => 0, batch_size => 4096)});
+		                  lr => 0.01, valid_fraction => 0, batch_size => 4096, architecture => 'mf')});
 	ok(wait_for_phase($pid, qr/cfrec: storing/, 120), 'kill -9 mid-store: the training is storing');
 	usleep(200_000);
 	is(kill('KILL', $pid), 1, 'kill -9 mid-store: signal sent');
@@ -172,7 +172,7 @@ sub check_intact
 {
 	my ($bg, $pid) = start_training(
 		q{SELECT cf_train('big', name => 'partial2', embedding_dim => 64, hidden => 256,
-		                  epochs => 100, lr => 0.01, valid_fraction => 0)});
+		                  epochs => 100, lr => 0.01, valid_fraction => 0, architecture => 'mf')});
 	ok(wait_for_phase($pid, qr/cfrec: training/, 60),
 		'immediate shutdown: the training has started training');
 	usleep(300_000);

@@ -35,16 +35,16 @@ CREATE SCHEMA "Odd Schema";
 CREATE TABLE "Odd Schema"."Odd ""Table""" ("User Id" bigint, "It""em" int, "Ra'ting" numeric);
 INSERT INTO "Odd Schema"."Odd ""Table""" SELECT user_id + 9000000000, item_id, rating FROM ratings;
 SELECT cf_train('ratings', name => 'plain', embedding_dim => 8, hidden => 16, epochs => 3,
-                lr => 0.01, seed => 1);
+                lr => 0.01, seed => 1, architecture => 'mf');
 -- no lr: the range test runs and its sweep is stored
 SELECT cf_train('ratings', name => 'swept', embedding_dim => 4, hidden => 8, epochs => 1,
-                num_it => 20, seed => 2);
+                num_it => 20, seed => 2, architecture => 'mf');
 SELECT cf_train('ratings', name => 'timed', time_col => 'rated_at', valid_fraction => 0.2,
                 architecture => 'seed', embedding_dim => 4, hidden => 8, epochs => 2,
                 lr => 0.02, seed => 3);
 SELECT cf_train('"Odd Schema"."Odd ""Table"""', name => 'odd "model"', user_col => 'User Id',
                 item_col => 'It"em', rating_col => 'Ra''ting', embedding_dim => 4, hidden => 8,
-                epochs => 2, lr => 0.01, seed => 4);
+                epochs => 2, lr => 0.01, seed => 4, architecture => 'mf');
 });
 
 # Every row of every catalog table, in key order, hashed per table.
@@ -122,7 +122,7 @@ for my $db ('from_custom', 'from_plain')
 		"$db: identical predictions and recommendations");
 	my $new_id = $dst->safe_psql($db,
 		q{SELECT cf_train('ratings', name => 'after_restore', embedding_dim => 4, hidden => 8,
-		                  epochs => 1, lr => 0.01)});
+		                  epochs => 1, lr => 0.01, architecture => 'mf')});
 	cmp_ok($new_id, '>', $max_id, "$db: a new model gets a new id (the sequence was restored)");
 	is($dst->safe_psql($db, "SELECT count(*) FROM cfrec.models WHERE name <> 'after_restore'"),
 		'4', "$db: training after the restore left the restored models alone");

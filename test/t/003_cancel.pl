@@ -36,7 +36,7 @@ CREATE TABLE small AS
   SELECT u AS user_id, i AS item_id, (1 + (u * 7 + i * 3) % 5)::real AS rating
     FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u + i) % 4 <> 0;
 SELECT cf_train('small', name => 'keep', embedding_dim => 8, hidden => 16, epochs => 3,
-                lr => 0.01, seed => 7);
+                lr => 0.01, seed => 7, architecture => 'mf');
 CREATE TABLE big AS
   SELECT (g % 2000) + 1 AS user_id, ((g * 7919) % 1000) + 1 AS item_id,
          (1 + (g * 31) % 5)::real AS rating
@@ -57,8 +57,8 @@ SELECT (SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM cfrec.models)
 };
 my $catalog = sql($catalog_sql);
 
-# A long training: minutes at these sizes unless stopped.
-my $long = q{embedding_dim => 64, hidden => 256, epochs => 1000, valid_fraction => 0};
+# A long training of the default architecture: minutes at these sizes unless stopped.
+my $long = q{hidden => 256, epochs => 1000, valid_fraction => 0};
 
 sub wait_for_phase
 {
@@ -146,7 +146,7 @@ signal_training('cancel mid-range-test',
 	qr/cfrec: range test/, 'pg_cancel_backend');
 signal_training('cancel mid-store',
 	q{SELECT cf_train('wide', name => 'keep', embedding_dim => 4, hidden => 8, epochs => 1,
-	                  lr => 0.01, valid_fraction => 0, batch_size => 4096)},
+	                  lr => 0.01, valid_fraction => 0, batch_size => 4096, architecture => 'mf')},
 	qr/cfrec: storing/, 'pg_cancel_backend');
 signal_training('terminate mid-training',
 	"SELECT cf_train('big', name => 'cancelled', $long, lr => 0.01)",
