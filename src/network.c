@@ -775,12 +775,9 @@ cf_inference_batch(const CfInference *inf, const CfModel *m, const int32_t *user
 		const float *ir = m->p[CF_ITEM_EMB] + (size_t) items[b] * W;
 		float		raw = out[b] + inf->b2;
 
-		for (int d = 0; d < inf->D; d++)
-			raw += ur[E + d] * ir[E + d];
-		if (inf->biases)
-			raw += ur[W - 1] + ir[W - 1];
-		out[b] = inf->y_max > inf->y_min
-			? inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw)) : raw;
+		if (inf->D > 0)
+			raw += cf_inference_dot(ur + E, ir + E, inf->D);
+		out[b] = cf_inference_finish(inf, raw, ur, ir);
 	}
 }
 
@@ -812,6 +809,20 @@ score_one(const float *restrict pu, const float *restrict qi, const float *restr
 	for (int l = 0; l < 16; l++)
 		sum += acc[l];
 	return sum;
+}
+
+CF_VECTOR_CLONES float
+cf_inference_dot(const float *a, const float *b, int n)
+{
+	return cf_dot16(a, b, n);
+}
+
+/* One call of cf_inference_dot per row: the very code a single prediction runs. */
+void
+cf_inference_dots(const float *u, const float *rows, size_t stride, int n, int count, float *out)
+{
+	for (int i = 0; i < count; i++)
+		out[i] += cf_inference_dot(u, rows + (size_t) i * stride, n);
 }
 
 CF_VECTOR_CLONES float

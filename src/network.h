@@ -36,6 +36,28 @@
 #define CF_VECTOR_CLONES
 #endif
 
+/*
+ * a · b over n floats in 16 partial sums: the compiler can vectorise the
+ * reduction without reassociating floats, so every caller built for the same
+ * instruction set gets the same sum.
+ */
+static inline float
+cf_dot16(const float *restrict a, const float *restrict b, int n)
+{
+	float		acc[16] = {0};
+	float		sum = 0.0f;
+	int			j = 0;
+
+	for (; j + 16 <= n; j += 16)
+		for (int l = 0; l < 16; l++)
+			acc[l] += a[j + l] * b[j + l];
+	for (; j < n; j++)
+		sum += a[j] * b[j];
+	for (int l = 0; l < 16; l++)
+		sum += acc[l];
+	return sum;
+}
+
 typedef struct CfNetConfig
 {
 	int32_t		n_users;
@@ -235,6 +257,27 @@ float		cf_inference_score(const CfInference *inf, const float *pu, const float *
 void		cf_inference_scores(const CfInference *inf, const float *pu, const float *Q, int n,
 								float *out);
 
+/* Biases and squashing on top of the MLP and dot parts. */
+static inline float
+cf_inference_finish(const CfInference *inf, float raw, const float *user_row,
+					const float *item_row)
+{
+	if (inf->biases)
+		raw += user_row[inf->W - 1] + item_row[inf->W - 1];
+	if (inf->y_max > inf->y_min)
+		raw = inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw));
+	return raw;
+}
+
+/* a · b over n floats, in 16 partial sums (vectorisable without reassociation). */
+float		cf_inference_dot(const float *a, const float *b, int n);
+/*
+ * out[i] += rows[i · stride ..] · u over n floats, for count rows: the dot
+ * branch of many items at once, each summed exactly as cf_inference_dot does.
+ */
+void		cf_inference_dots(const float *u, const float *rows, size_t stride, int n, int count,
+							  float *out);
+
 /*
  * The whole prediction from the MLP part's projections (NULL without the
  * MLP) and the user's and item's rows.
@@ -244,15 +287,10 @@ cf_inference_predict(const CfInference *inf, const float *pu, const float *qi,
 					 const float *user_row, const float *item_row)
 {
 	float		raw = inf->H > 0 ? cf_inference_score(inf, pu, qi) : inf->b2;
-	int32_t		off = inf->E;
 
-	for (int d = 0; d < inf->D; d++)
-		raw += user_row[off + d] * item_row[off + d];
-	if (inf->biases)
-		raw += user_row[inf->W - 1] + item_row[inf->W - 1];
-	if (inf->y_max > inf->y_min)
-		raw = inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw));
-	return raw;
+	if (inf->D > 0)
+		raw += cf_inference_dot(user_row + inf->E, item_row + inf->E, inf->D);
+	return cf_inference_finish(inf, raw, user_row, item_row);
 }
 
 /* Eval-mode predictions for B (user, item) pairs; tmp holds B × (2E + H) floats. */

@@ -345,6 +345,32 @@ mark_rated(Served *s, int64 user_id, bool *rated)
 	SPI_finish();
 }
 
+/*
+ * Every item's prediction for one user, in passes over the item tables (the
+ * MLP part, then the dot branch, then biases and squashing), each item summed
+ * exactly as cf_inference_predict sums it.
+ */
+static float *
+all_scores(Served *s, const float *pu, const float *urow)
+{
+	const CfInference *inf = &s->inf;
+	int32		n_items = s->sm.model.cfg.n_items;
+	const float *items = s->sm.model.p[CF_ITEM_EMB];
+	float	   *scores = palloc(sizeof(float) * n_items);
+
+	CHECK_FOR_INTERRUPTS();
+	if (inf->H > 0)
+		cf_inference_scores(inf, pu, s->Q, n_items, scores);
+	else
+		for (int32 i = 0; i < n_items; i++)
+			scores[i] = inf->b2;
+	if (inf->D > 0)
+		cf_inference_dots(urow + inf->E, items + inf->E, inf->W, inf->D, n_items, scores);
+	for (int32 i = 0; i < n_items; i++)
+		scores[i] = cf_inference_finish(inf, scores[i], urow, items + (size_t) i * inf->W);
+	return scores;
+}
+
 /* A min-heap of the k best so far: the root is the worst kept. */
 static void
 sift_down(CfScoredItem *h, int n, int i)
@@ -413,14 +439,15 @@ recommend_from(Served *s, int64 user_id, int k, bool exclude_rated, CfScoredItem
 	}
 	{
 		const float *pu = user_projection(s, u);
+		const float *urow = user_row(s, u);
+		float	   *scores = all_scores(s, pu, urow);
 
 		for (int32 i = 0; i < n_items; i++)
 		{
-			double		score;
+			double		score = scores[i];
 
 			if (rated[i])
 				continue;
-			score = score_of(s, pu, u, i);
 			if (n < k)
 			{
 				out[n].item_id = s->sm.item_ids[i];
@@ -435,9 +462,8 @@ recommend_from(Served *s, int64 user_id, int k, bool exclude_rated, CfScoredItem
 				out[0].score = score;
 				sift_down(out, n, 0);
 			}
-			if ((i & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
 		}
+		pfree(scores);
 	}
 	qsort(out, n, sizeof(CfScoredItem), cmp_scored_desc);
 	for (int j = 0; j < n; j++)
