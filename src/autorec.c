@@ -23,7 +23,6 @@ typedef struct AutoRec
 	float	   *input;			/* rating + input offset */
 	float	   *target;			/* rating */
 	/* [W1 (n_users × H) | W2 (n_users × H) | c1 (H) | c2 (n_users)] */
-	size_t		n_weights;		/* 2 · n_users · H: the span under L2 */
 	size_t		n_params;
 	float	   *params,
 			   *grads,
@@ -40,6 +39,10 @@ typedef struct AutoRec
 	float	   *h,
 			   *dh;				/* batch × H */
 	int64_t    *order;			/* items */
+	/* the users whose rows a step updates: those the batch's ratings are by */
+	int32_t    *touched;		/* [n_users] */
+	uint32_t   *stamp;			/* [n_users] the step that last touched a user */
+	uint32_t	step;
 } AutoRec;
 
 void
@@ -67,6 +70,7 @@ cf_autorec_bytes(const CfTrainConfig *cfg, int64_t n_train)
 	cf_model_layout(&layout, &exported);
 	return params * sizeof(float) * 5	/* params, grads, Adam m and v, initial */
 		+ 2 * (size_t) cfg->batch_size * H * sizeof(float)
+		+ U * (sizeof(int32_t) + sizeof(uint32_t))
 		+ (I + 1) * sizeof(int64_t) + I * sizeof(int64_t)
 		+ (size_t) n_train * (sizeof(int32_t) + 2 * sizeof(float))
 		+ layout.num_params * sizeof(float)
@@ -82,24 +86,6 @@ report_batch(const AutoRec *ar, const char *phase, int64_t done, int64_t total)
 }
 
 /* ---- layers: a sparse encoder and a decoder evaluated where ratings are ---- */
-
-/* 16 partial sums: a reduction the compiler may vectorise without -ffast-math. */
-static inline float
-dot(const float *restrict a, const float *restrict b, int n)
-{
-	float		acc[16] = {0};
-	float		sum = 0.0f;
-	int			j = 0;
-
-	for (; j + 16 <= n; j += 16)
-		for (int k = 0; k < 16; k++)
-			acc[k] += a[j + k] * b[j + k];
-	for (; j < n; j++)
-		sum += a[j] * b[j];
-	for (int k = 0; k < 16; k++)
-		sum += acc[k];
-	return sum;
-}
 
 static inline void
 axpy(float *restrict y, float a, const float *restrict x, int n)
@@ -130,7 +116,7 @@ cf_autorec_decoder_forward_backward(float *restrict dh, float *gW2, float *gc2, 
 	for (int64_t k = from; k < to; k++)
 	{
 		size_t		u = (size_t) user[k];
-		float		e = dot(W2 + u * H, h, H) + c2[u] - target[k];
+		float		e = cf_dot16(W2 + u * H, h, H) + c2[u] - target[k];
 		float		d = scale * e;
 
 		sse += (double) e * e;
@@ -155,10 +141,57 @@ cf_autorec_encoder_backward(float *gW1, float *gc1, float *restrict dh, const fl
 }
 
 /*
- * One step on n items: forward and backward of each, then Adam over the whole
- * block (the L2 term makes every weight's gradient nonzero).  Returns
- * Σ (o − r)² and the number of ratings in *n_ratings; no update when the
- * loss is not finite.
+ * Adam on what the step's ratings reached: the W1 and W2 rows and c2 entries
+ * of their users (with the L2 term on the weights) and c1; the gradients are
+ * cleared behind.  Rows of other users wait, as the embeddings of the other
+ * architectures do (lazy Adam): a step costs O(ratings · H), not O(users · H).
+ */
+static void
+update_touched(AutoRec *ar, int32_t n_touched, float lr)
+{
+	size_t		H = (size_t) ar->H,
+				nw = (size_t) ar->n_users * H,
+				c1 = 2 * nw,
+				c2 = c1 + H;
+	float		wd = (float) ar->cfg->weight_decay;
+
+	ar->opt.t++;
+	for (int32_t k = 0; k < n_touched; k++)
+	{
+		size_t		u = (size_t) ar->touched[k];
+
+		cf_adam_dense_decayed(&ar->opt, ar->params + u * H, ar->grads + u * H, u * H, H, lr, wd);
+		cf_adam_dense_decayed(&ar->opt, ar->params + nw + u * H, ar->grads + nw + u * H,
+							  nw + u * H, H, lr, wd);
+		cf_adam_dense_decayed(&ar->opt, ar->params + c2 + u, ar->grads + c2 + u, c2 + u, 1, lr,
+							  0.0f);
+	}
+	cf_adam_dense_decayed(&ar->opt, ar->params + c1, ar->grads + c1, c1, H, lr, 0.0f);
+}
+
+static void
+clear_touched(AutoRec *ar, int32_t n_touched)
+{
+	size_t		H = (size_t) ar->H,
+				nw = (size_t) ar->n_users * H,
+				c1 = 2 * nw,
+				c2 = c1 + H;
+
+	for (int32_t k = 0; k < n_touched; k++)
+	{
+		size_t		u = (size_t) ar->touched[k];
+
+		memset(ar->grads + u * H, 0, sizeof(float) * H);
+		memset(ar->grads + nw + u * H, 0, sizeof(float) * H);
+		ar->grads[c2 + u] = 0.0f;
+	}
+	memset(ar->grads + c1, 0, sizeof(float) * H);
+}
+
+/*
+ * One step on n items: forward and backward of each, then the update.
+ * Returns Σ (o − r)² and the number of ratings in *n_ratings; no update when
+ * the loss is not finite.
  */
 static double
 train_step(AutoRec *ar, const int64_t *items, int n, float lr, int64_t *n_ratings)
@@ -166,7 +199,13 @@ train_step(AutoRec *ar, const int64_t *items, int n, float lr, int64_t *n_rating
 	int			H = ar->H;
 	double		sse = 0.0;
 	int64_t		seen = 0;
+	int32_t		n_touched = 0;
 
+	if (++ar->step == 0)		/* the stamps wrapped: start them over */
+	{
+		memset(ar->stamp, 0, sizeof(uint32_t) * (size_t) ar->n_users);
+		ar->step = 1;
+	}
 	for (int b = 0; b < n; b++)
 	{
 		int64_t		i = items[b],
@@ -175,6 +214,16 @@ train_step(AutoRec *ar, const int64_t *items, int n, float lr, int64_t *n_rating
 		float	   *h = ar->h + (size_t) b * H,
 				   *dh = ar->dh + (size_t) b * H;
 
+		for (int64_t k = from; k < to; k++)
+		{
+			int32_t		u = ar->user[k];
+
+			if (ar->stamp[u] != ar->step)
+			{
+				ar->stamp[u] = ar->step;
+				ar->touched[n_touched++] = u;
+			}
+		}
 		cf_autorec_encoder_forward(h, ar->W1, ar->c1, ar->user, ar->input, from, to, H);
 		sse += cf_autorec_decoder_forward_backward(dh, ar->gW2, ar->gc2, h, ar->W2, ar->c2, ar->user,
 										ar->target, from, to, H, 2.0f / n);
@@ -183,14 +232,8 @@ train_step(AutoRec *ar, const int64_t *items, int n, float lr, int64_t *n_rating
 	}
 	*n_ratings = seen;
 	if (isfinite(sse))
-	{
-		ar->opt.t++;
-		cf_adam_dense_decayed(&ar->opt, ar->params, ar->grads, 0, ar->n_weights, lr,
-							  (float) ar->cfg->weight_decay);
-		cf_adam_dense_decayed(&ar->opt, ar->params + ar->n_weights, ar->grads + ar->n_weights,
-							  ar->n_weights, ar->n_params - ar->n_weights, lr, 0.0f);
-	}
-	memset(ar->grads, 0, sizeof(float) * ar->n_params);
+		update_touched(ar, n_touched, lr);
+	clear_touched(ar, n_touched);
 	return sse;
 }
 
@@ -450,7 +493,6 @@ cf_autorec_train(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 	ar.n_items = cfg->net.n_items;
 	ar.H = cfg->net.hidden;
 	nw = (size_t) ar.n_users * ar.H;
-	ar.n_weights = 2 * nw;
 	ar.n_params = 2 * nw + ar.H + ar.n_users;
 	ar.params = cf_alloc_floats(a, ar.n_params);
 	ar.grads = cf_alloc_floats(a, ar.n_params);
@@ -466,6 +508,8 @@ cf_autorec_train(CfModel *model, CfTrainResult *res, const CfTrainConfig *cfg,
 	ar.h = cf_alloc_floats(a, (size_t) cfg->batch_size * ar.H);
 	ar.dh = cf_alloc_floats(a, (size_t) cfg->batch_size * ar.H);
 	ar.order = a->alloc0(a->ctx, sizeof(int64_t) * ((size_t) ar.n_items + 1));
+	ar.touched = a->alloc0(a->ctx, sizeof(int32_t) * ((size_t) ar.n_users + 1));
+	ar.stamp = a->alloc0(a->ctx, sizeof(uint32_t) * ((size_t) ar.n_users + 1));
 	for (int32_t i = 0; i < ar.n_items; i++)
 		ar.order[i] = i;
 	group_by_item(&ar, input_offset, a);

@@ -7,9 +7,10 @@
  *   o = W2 h + c2               users  (decoder, evaluated at the observed users only)
  *   loss per batch of B items = [Σ_observed (o − r)² + λ/2 (‖W1‖² + ‖W2‖²) · B / n_items] / B
  *
- * trained with Adam (dense: the λ term reaches every weight each step) at a
- * rate decayed linearly to 0 over the epochs.  Every step costs
- * O(ratings in the batch · H) for the data plus O(users · H) for the update.
+ * trained with Adam at a rate decayed linearly to 0 over the epochs.  A step
+ * updates the rows of the users its ratings are by (lazy Adam, the λ term on
+ * those rows), so it costs O(ratings in the batch · H) whatever the number of
+ * users.
  *
  * A trained AutoRec is a dot-product model: ŷ(u, i) = W2[u] · h_i + c2[u],
  * with h_i the encoding of item i's training ratings.  It is exported as a

@@ -39,17 +39,17 @@ SELECT is((SELECT architecture || ' ' || (hyperparameters->>'mlp') || ' ' || (hy
                   || ' ' || round((hyperparameters->>'weight_decay')::numeric * 150
                                    / (SELECT var_pop(rating) FROM arch_train)::numeric * 1.25, 4)
              FROM cfrec.models WHERE id = :d),
-          'default false 500 150 64 200.0000',
-          'the default is hidden 500, 150 epochs, 64 items a batch, λ = 200 · var(r) / 1.25 (weight_decay λ / n_items)');
+          'default false 250 75 64 200.0000',
+          'the default is hidden 250, 75 epochs, 64 items a batch, λ = 200 · var(r) / 1.25 (weight_decay λ / n_items)');
 SELECT cmp_ok((SELECT max(abs(cf_predict(u.user_id, i.item_id, 'a_default')
                               - greatest(r.lo, least(r.hi,
-                                  (SELECT sum(a * b) FROM unnest(u.embedding[1:500], i.embedding[1:500]) x(a, b))
-                                  + u.embedding[501] + i.embedding[501]))))
+                                  (SELECT sum(a * b) FROM unnest(u.embedding[1:250], i.embedding[1:250]) x(a, b))
+                                  + u.embedding[251] + i.embedding[251]))))
                  FROM cfrec.model_users u, cfrec.model_items i,
                       (SELECT rating_min AS lo, rating_max AS hi FROM cfrec.models WHERE id = :d) r
                 WHERE u.model_id = :d AND i.model_id = :d AND u.user_id % 37 = 1 AND i.item_id % 23 = 1),
               '<', 1e-4::float8, 'a served prediction is the clipped dot product of the stored rows plus the user bias');
-SELECT is((SELECT count(*) FILTER (WHERE embedding[501] <> 0) FROM cfrec.model_items WHERE model_id = :d),
+SELECT is((SELECT count(*) FILTER (WHERE embedding[251] <> 0) FROM cfrec.model_items WHERE model_id = :d),
           0::bigint, 'items carry no bias of their own (the decoder''s bias is per user)');
 SELECT is((SELECT n_valid || ' ' || (valid_rmse IS NULL) FROM cf_models WHERE id = :d), '0 true',
           'with nothing left to choose it learns from every rating: no validation split');
