@@ -22,9 +22,6 @@
 #include "rng.h"
 #include "settings.h"
 
-/* Rows per SPI cursor fetch: bounded memory whatever the relation's size. */
-#define FETCH_CHUNK 10000
-
 static const char *const user_candidates[] = {"user_id", "userid", "user", NULL};
 static const char *const item_candidates[] = {"item_id", "itemid", "movie_id", "movieid", "item", NULL};
 static const char *const rating_candidates[] = {"rating", "stars", "score", NULL};
@@ -169,6 +166,7 @@ cf_source_resolve(CfSource *src, const char *relation, const char *user_col,
 		src->user_col = pstrdup(NameStr(u->attname));
 		src->item_col = pstrdup(NameStr(i->attname));
 		src->rating_col = pstrdup(NameStr(r->attname));
+		src->rating_type = getBaseType(r->atttypid);
 	}
 	src->time_col = NULL;
 	src->time_type = InvalidOid;
@@ -257,10 +255,17 @@ grow(MemoryContext cxt, void *p, int64 cap, size_t elem)
 	return p ? repalloc_huge(p, bytes) : MemoryContextAllocHuge(cxt, bytes);
 }
 
+/*
+ * Room for more rows: first for the planner's estimate (and a little more),
+ * so that a table read once holds about its own size; then doubling.
+ */
 static void
-rows_reserve(Rows *rows, bool with_time)
+rows_reserve(Rows *rows, bool with_time, double estimated_rows)
 {
 	int64		cap = rows->cap ? rows->cap * 2 : 65536;
+
+	if (rows->cap == 0 && estimated_rows > cap && estimated_rows < (double) (PG_INT64_MAX / 4))
+		cap = (int64) (estimated_rows * 1.02) + 1024;
 
 	rows->user = grow(rows->cxt, rows->user, cap, sizeof(int32));
 	rows->item = grow(rows->cxt, rows->item, cap, sizeof(int32));
@@ -296,15 +301,19 @@ dense_index(MemoryContext cxt, cf_idmap_hash *map, int64 id, int64 **ids, int32 
 	return e->index;
 }
 
+/*
+ * The columns as they come: integers and floats are converted in C (cheaper
+ * than a cast per row), numerics and timestamps in SQL.
+ */
 static char *
 read_query(const CfSource *src)
 {
 	StringInfoData q;
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, %s::pg_catalog.float8",
-					 quote_identifier(src->user_col), quote_identifier(src->item_col),
-					 quote_identifier(src->rating_col));
+	appendStringInfo(&q, "SELECT %s, %s, %s%s", quote_identifier(src->user_col),
+					 quote_identifier(src->item_col), quote_identifier(src->rating_col),
+					 src->rating_type == NUMERICOID ? "::pg_catalog.float8" : "");
 	if (src->time_col)
 	{
 		if (src->time_type == TIMESTAMPOID || src->time_type == TIMESTAMPTZOID ||
@@ -312,38 +321,222 @@ read_query(const CfSource *src)
 			appendStringInfo(&q, ", pg_catalog.date_part('epoch', %s)::pg_catalog.float8",
 							 quote_identifier(src->time_col));
 		else
-			appendStringInfo(&q, ", %s::pg_catalog.float8", quote_identifier(src->time_col));
+			appendStringInfo(&q, ", %s%s", quote_identifier(src->time_col),
+							 src->time_type == NUMERICOID ? "::pg_catalog.float8" : "");
 	}
 	appendStringInfo(&q, " FROM %s", src->qualified);
 	return q.data;
+}
+
+/*
+ * The read: a DestReceiver the executor hands each row to, straight from its
+ * slot, so no row is copied into an SPI tuple table.  Memory stays bounded by
+ * the compact arrays whatever the relation's size.
+ */
+typedef struct Reader
+{
+	DestReceiver pub;
+	CfDataset  *ds;
+	const CfSource *src;
+	MemoryContext cxt;
+	cf_idmap_hash *users,
+			   *items;
+	int32		user_cap,
+				item_cap;
+	Rows		rows;
+	bool		with_time;
+	int			ncols;
+	Oid			types[4];		/* base types of the result columns */
+	double		sum;
+	float		rmin,
+				rmax;
+	TimestampTz started,
+				last_notice;
+	double		estimated_rows;
+} Reader;
+
+static inline int64
+datum_to_int64(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+static inline double
+datum_to_float8(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		default:
+			return DatumGetFloat8(d);
+	}
+}
+
+static void
+reader_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	Reader	   *r = (Reader *) self;
+
+	if (desc->natts != r->ncols)
+		elog(ERROR, "reading \"%s\" returned %d columns, not %d", r->src->display, desc->natts,
+			 r->ncols);
+	for (int c = 0; c < r->ncols; c++)
+	{
+		Oid			t = getBaseType(TupleDescAttr(desc, c)->atttypid);
+
+		if (t != INT2OID && t != INT4OID && t != INT8OID &&
+			(c < 2 || (t != FLOAT4OID && t != FLOAT8OID)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column %d read from \"%s\" has type %s", c + 1, r->src->display,
+							format_type_be(t)),
+					 errhint("Was the relation changed while the training started?")));
+		r->types[c] = t;
+	}
+}
+
+static void
+report_progress(Reader *r)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		done;
+	double		rate;
+
+	if (now - r->last_notice < CF_PROGRESS_INTERVAL * USECS_PER_SEC)
+		return;
+	done = r->rows.n + r->ds->n_skipped;
+	rate = done / ((now - r->started) / (double) USECS_PER_SEC);
+	/* the planner's estimate gives an ETA while it has not been passed */
+	if (r->estimated_rows > done)
+		ereport(NOTICE,
+				(errmsg_internal("reading %s: " INT64_FORMAT " of about %.0f rows (%.0f%%), %.0fk rows/s, eta %.0fs",
+								 r->src->display, done, r->estimated_rows,
+								 100.0 * done / r->estimated_rows, rate / 1e3,
+								 (r->estimated_rows - done) / rate)));
+	else
+		ereport(NOTICE,
+				(errmsg_internal("reading %s: " INT64_FORMAT " rows, %.0fk rows/s",
+								 r->src->display, done, rate / 1e3)));
+	r->last_notice = now;
+}
+
+static bool
+reader_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	Reader	   *r = (Reader *) self;
+	CfDataset  *ds = r->ds;
+	const CfSource *src = r->src;
+	Rows	   *rows = &r->rows;
+	Datum	   *d;
+	bool	   *null;
+	int64		user,
+				item;
+	double		rating;
+
+	if (((rows->n + ds->n_skipped) & 16383) == 16383)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (cf_progress)
+			report_progress(r);
+	}
+	slot_getsomeattrs(slot, r->ncols);
+	d = slot->tts_values;
+	null = slot->tts_isnull;
+	if (null[0] || null[1] || null[2] || (r->with_time && null[3]))
+	{
+		ds->n_skipped++;
+		return true;
+	}
+	user = datum_to_int64(d[0], r->types[0]);
+	item = datum_to_int64(d[1], r->types[1]);
+	rating = datum_to_float8(d[2], r->types[2]);
+	if (isfinite(rating) && !isfinite((float) rating))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is out of range for real",
+						user, item, src->display),
+				 errhint("Scale the ratings into a usual range, for example in a view.")));
+	if (!isfinite(rating))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is %s",
+						user, item, src->display, isnan(rating) ? "NaN" : "infinite"),
+				 errhint("Ratings must be finite: filter or fix such rows, for example in a view.")));
+	if (rows->n == rows->cap)
+		rows_reserve(rows, r->with_time, r->estimated_rows);
+	rows->user[rows->n] = dense_index(r->cxt, r->users, user, &ds->user_ids, &ds->n_users,
+									  &r->user_cap);
+	rows->item[rows->n] = dense_index(r->cxt, r->items, item, &ds->item_ids, &ds->n_items,
+									  &r->item_cap);
+	rows->rating[rows->n] = (float) rating;
+	if (r->with_time)
+	{
+		rows->time[rows->n] = datum_to_float8(d[3], r->types[3]);
+		if (isnan(rows->time[rows->n]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("time of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is NaN",
+							user, item, src->display),
+					 errhint("The validation split orders ratings by time: filter such rows, for example in a view.")));
+	}
+	rows->n++;
+	r->sum += rating;
+	r->rmin = Min(r->rmin, (float) rating);
+	r->rmax = Max(r->rmax, (float) rating);
+	return true;
+}
+
+static void
+reader_shutdown(DestReceiver *self)
+{
 }
 
 void
 cf_dataset_read(CfDataset *ds, const CfSource *src)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	cf_idmap_hash *users,
-			   *items;
-	int32		user_cap = 1024,
-				item_cap = 1024;
-	Rows		rows = {0};
-	bool		with_time = src->time_col != NULL;
-	int			ncols = with_time ? 4 : 3;
-	Portal		portal;
+	Reader		r;
 	SPIPlanPtr	plan;
-	double		sum = 0.0;
-	float		rmin = INFINITY,
-				rmax = -INFINITY;
-	TimestampTz started = GetCurrentTimestamp(),
-				last_notice = started;
-	double		estimated_rows = cf_progress ? cf_source_estimated_rows(src) : -1;
+	SPIExecuteOptions options;
+	int			rc;
 
 	memset(ds, 0, sizeof(*ds));
-	rows.cxt = caller;
-	users = cf_idmap_create(caller, 1024, NULL);
-	items = cf_idmap_create(caller, 1024, NULL);
-	ds->user_ids = grow(caller, NULL, user_cap, sizeof(int64));
-	ds->item_ids = grow(caller, NULL, item_cap, sizeof(int64));
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = reader_receive;
+	r.pub.rStartup = reader_startup;
+	r.pub.rShutdown = reader_shutdown;
+	r.pub.rDestroy = reader_shutdown;
+	r.pub.mydest = DestNone;
+	r.ds = ds;
+	r.src = src;
+	r.cxt = caller;
+	r.rows.cxt = caller;
+	r.with_time = src->time_col != NULL;
+	r.ncols = r.with_time ? 4 : 3;
+	r.rmin = INFINITY;
+	r.rmax = -INFINITY;
+	r.started = r.last_notice = GetCurrentTimestamp();
+	r.estimated_rows = cf_source_estimated_rows(src);
+	r.user_cap = r.item_cap = 1024;
+	r.users = cf_idmap_create(caller, 1024, NULL);
+	r.items = cf_idmap_create(caller, 1024, NULL);
+	ds->user_ids = grow(caller, NULL, r.user_cap, sizeof(int64));
+	ds->item_ids = grow(caller, NULL, r.item_cap, sizeof(int64));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -351,101 +544,16 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 	if (!plan)
 		elog(ERROR, "could not prepare the query reading \"%s\": %s", src->display,
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		got;
-
-		SPI_cursor_fetch(portal, true, FETCH_CHUNK);
-		got = SPI_processed;
-		tt = SPI_tuptable;
-		if (got == 0)
-			break;
-		for (uint64 t = 0; t < got; t++)
-		{
-			HeapTuple	tup = tt->vals[t];
-			Datum		d[4];
-			bool		null[4];
-			bool		any_null = false;
-			double		rating;
-
-			for (int c = 0; c < ncols; c++)
-			{
-				d[c] = SPI_getbinval(tup, tt->tupdesc, c + 1, &null[c]);
-				any_null |= null[c];
-			}
-			if (any_null)
-			{
-				ds->n_skipped++;
-				continue;
-			}
-			rating = DatumGetFloat8(d[2]);
-			if (isfinite(rating) && !isfinite((float) rating))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is out of range for real",
-								DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display),
-						 errhint("Scale the ratings into a usual range, for example in a view.")));
-			if (!isfinite(rating))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("rating of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is %s",
-								DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display,
-								isnan(rating) ? "NaN" : "infinite"),
-						 errhint("Ratings must be finite: filter or fix such rows, for example in a view.")));
-			if (rows.n == rows.cap)
-				rows_reserve(&rows, with_time);
-			rows.user[rows.n] = dense_index(caller, users, DatumGetInt64(d[0]), &ds->user_ids,
-											&ds->n_users, &user_cap);
-			rows.item[rows.n] = dense_index(caller, items, DatumGetInt64(d[1]), &ds->item_ids,
-											&ds->n_items, &item_cap);
-			rows.rating[rows.n] = (float) rating;
-			if (with_time)
-			{
-				rows.time[rows.n] = DatumGetFloat8(d[3]);
-				if (isnan(rows.time[rows.n]))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_EXCEPTION),
-							 errmsg("time of user " INT64_FORMAT " for item " INT64_FORMAT " in \"%s\" is NaN",
-									DatumGetInt64(d[0]), DatumGetInt64(d[1]), src->display),
-							 errhint("The validation split orders ratings by time: filter such rows, for example in a view.")));
-			}
-			rows.n++;
-			sum += rating;
-			rmin = Min(rmin, (float) rating);
-			rmax = Max(rmax, (float) rating);
-		}
-		SPI_freetuptable(tt);
-		CHECK_FOR_INTERRUPTS();
-		if (cf_progress)
-		{
-			TimestampTz now = GetCurrentTimestamp();
-
-			if (now - last_notice >= CF_PROGRESS_INTERVAL * USECS_PER_SEC)
-			{
-				int64		done = rows.n + ds->n_skipped;
-				double		rate = done / ((now - started) / (double) USECS_PER_SEC);
-
-				/* the planner's estimate gives an ETA while it has not been passed */
-				if (estimated_rows > done)
-					ereport(NOTICE,
-							(errmsg_internal("reading %s: " INT64_FORMAT " of about %.0f rows (%.0f%%), %.0fk rows/s, eta %.0fs",
-											 src->display, done, estimated_rows,
-											 100.0 * done / estimated_rows, rate / 1e3,
-											 (estimated_rows - done) / rate)));
-				else
-					ereport(NOTICE,
-							(errmsg_internal("reading %s: " INT64_FORMAT " rows, %.0fk rows/s",
-											 src->display, done, rate / 1e3)));
-				last_notice = now;
-			}
-		}
-	}
-	SPI_cursor_close(portal);
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = &r.pub;
+	rc = SPI_execute_plan_extended(plan, &options);
+	/* a SELECT into a DestNone receiver reports SPI_OK_UTILITY */
+	if (rc < 0)
+		elog(ERROR, "reading \"%s\" failed: %s", src->display, SPI_result_code_string(rc));
 	SPI_finish();
 
-	if (rows.n == 0)
+	if (r.rows.n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 ds->n_skipped == 0
@@ -458,20 +566,20 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 	if (ds->n_skipped > 0)
 		ereport(NOTICE,
 				(errmsg("skipped " INT64_FORMAT " of " INT64_FORMAT " rows of \"%s\" with a NULL %s",
-						ds->n_skipped, ds->n_skipped + rows.n, src->display,
-						with_time ? "user, item, rating or time" : "user, item or rating")));
+						ds->n_skipped, ds->n_skipped + r.rows.n, src->display,
+						r.with_time ? "user, item, rating or time" : "user, item or rating")));
 
-	ds->n_rows = rows.n;
-	ds->r.n_train = rows.n;
+	ds->n_rows = r.rows.n;
+	ds->r.n_train = r.rows.n;
 	ds->r.n_valid = 0;
-	ds->r.user = rows.user;
-	ds->r.item = rows.item;
-	ds->r.rating = rows.rating;
-	ds->r.rating_min = rmin;
-	ds->r.rating_max = rmax;
-	ds->rating_mean = sum / rows.n;
+	ds->r.user = r.rows.user;
+	ds->r.item = r.rows.item;
+	ds->r.rating = r.rows.rating;
+	ds->r.rating_min = r.rmin;
+	ds->r.rating_max = r.rmax;
+	ds->rating_mean = r.sum / r.rows.n;
 	/* the split needs the times; nothing else keeps them */
-	ds->times = rows.time;
+	ds->times = r.rows.time;
 
 	ds->user_count = MemoryContextAllocHuge(caller, sizeof(int32) * ds->n_users);
 	ds->item_count = MemoryContextAllocHuge(caller, sizeof(int32) * ds->n_items);
@@ -485,12 +593,12 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 		memset(isum, 0, sizeof(double) * ds->n_items);
 		memset(ds->user_count, 0, sizeof(int32) * ds->n_users);
 		memset(ds->item_count, 0, sizeof(int32) * ds->n_items);
-		for (int64 i = 0; i < rows.n; i++)
+		for (int64 i = 0; i < r.rows.n; i++)
 		{
-			usum[rows.user[i]] += rows.rating[i];
-			isum[rows.item[i]] += rows.rating[i];
-			ds->user_count[rows.user[i]]++;
-			ds->item_count[rows.item[i]]++;
+			usum[r.rows.user[i]] += r.rows.rating[i];
+			isum[r.rows.item[i]] += r.rows.rating[i];
+			ds->user_count[r.rows.user[i]]++;
+			ds->item_count[r.rows.item[i]]++;
 		}
 		for (int32 u = 0; u < ds->n_users; u++)
 			ds->user_mean[u] = (float) (usum[u] / ds->user_count[u]);
@@ -499,8 +607,8 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 		pfree(usum);
 		pfree(isum);
 	}
-	cf_idmap_destroy(users);
-	cf_idmap_destroy(items);
+	cf_idmap_destroy(r.users);
+	cf_idmap_destroy(r.items);
 }
 
 static void

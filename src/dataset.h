@@ -2,7 +2,8 @@
  * dataset.h — a ratings relation read into compact arrays.
  *
  * Owns: finding the relation and its user, item, rating (and optional time)
- * columns; reading them through an SPI cursor in fixed-size chunks; mapping
+ * columns; reading them through SPI into a DestReceiver of our own (rows go
+ * straight from the executor's slot into the arrays, no tuptable copy); mapping
  * arbitrary integer ids to dense indices; per-user and per-item counts and
  * means (the serving fallbacks); the train/validation split.
  */
@@ -24,6 +25,7 @@ typedef struct CfSource
 	char	   *user_col;
 	char	   *item_col;
 	char	   *rating_col;
+	Oid			rating_type;	/* base type of the rating column */
 	char	   *time_col;		/* NULL: random validation split */
 	Oid			time_type;
 } CfSource;
