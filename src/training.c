@@ -232,7 +232,7 @@ dataset_bytes(int64 n_ratings, int32 n_users, int32 n_items, bool with_time)
 }
 
 static void
-check_memory(Size bytes, const char *what)
+check_memory(Size bytes, const char *what, const char *hint)
 {
 	Size		limit = (Size) cf_max_memory_mb * 1024 * 1024;
 
@@ -242,7 +242,7 @@ check_memory(Size bytes, const char *what)
 				 errmsg("training would need about %zu MB of memory, more than cfrec.max_memory (%d MB)",
 						bytes / (1024 * 1024) + 1, cf_max_memory_mb),
 				 errdetail("%s", what),
-				 errhint("Raise cfrec.max_memory, or make the model smaller (embedding_dim, hidden, batch_size).")));
+				 errhint("%s", hint)));
 }
 
 /* ---- progress ---- */
@@ -391,7 +391,8 @@ prepare(Prepared *p, const CfTrainRequest *req)
 			check_memory(dataset_bytes((int64) estimate, 0, 0, p->src.time_col != NULL)
 						 + (Size) estimate * sizeof(int64),
 						 psprintf("The planner expects %.0f rows in \"%s\"; reading them alone needs that much.",
-								  estimate, p->src.display));
+								  estimate, p->src.display),
+						 "Raise cfrec.max_memory, or train on a sample of the rows (a view or a table of them).");
 	}
 	set_ps_display("cfrec: reading");
 	cf_dataset_read(&p->ds, &p->src);
@@ -406,9 +407,15 @@ prepare(Prepared *p, const CfTrainRequest *req)
 				 + (cf_is_autorec(req->architecture) ? cf_autorec_bytes(&p->cfg, p->ds.r.n_train)
 					: cf_train_bytes(&p->cfg))
 				 + (Size) p->ds.r.n_train * sizeof(int64),
-				 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
-						  (long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items,
-						  p->cfg.net.emb_dim, p->cfg.net.hidden));
+				 cf_is_autorec(req->architecture)
+				 ? psprintf("%lld ratings of %d users and %d items, hidden %d: AutoRec's weights grow with users × hidden.",
+							(long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->cfg.net.hidden)
+				 : psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
+							(long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items,
+							p->cfg.net.emb_dim, p->cfg.net.hidden),
+				 cf_is_autorec(req->architecture)
+				 ? "Raise cfrec.max_memory, pass a smaller hidden, or pass architecture => 'mf', whose memory grows with users + items only."
+				 : "Raise cfrec.max_memory, or make the model smaller (embedding_dim, hidden, batch_size).");
 }
 
 static void

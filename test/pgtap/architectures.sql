@@ -1,6 +1,6 @@
 -- The architectures on planted data, and rating scales other than 1–5.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 SET LOCAL client_min_messages = warning;
 SET LOCAL cfrec.progress = off;
 
@@ -49,6 +49,10 @@ SELECT cmp_ok((SELECT max(abs(cf_predict(u.user_id, i.item_id, 'a_default')
                       (SELECT rating_min AS lo, rating_max AS hi FROM cfrec.models WHERE id = :d) r
                 WHERE u.model_id = :d AND i.model_id = :d AND u.user_id % 37 = 1 AND i.item_id % 23 = 1),
               '<', 1e-4::float8, 'a served prediction is the clipped dot product of the stored rows plus the user bias');
+SELECT is((SELECT count(*) || ' ' || count(*) FILTER (WHERE r.score <> cf_predict(5, r.item_id, 'a_default'))
+             FROM cf_recommend(5, 1000, 'a_default', exclude_rated => false) r),
+          (SELECT n_items || ' 0' FROM cfrec.models WHERE id = :d),
+          'cf_recommend scores every item exactly as cf_predict does');
 SELECT is((SELECT count(*) FILTER (WHERE embedding[251] <> 0) FROM cfrec.model_items WHERE model_id = :d),
           0::bigint, 'items carry no bias of their own (the decoder''s bias is per user)');
 SELECT is((SELECT n_valid || ' ' || (valid_rmse IS NULL) FROM cf_models WHERE id = :d), '0 true',

@@ -104,6 +104,7 @@ SELECT 1 AS alive;
 -- a training larger than cfrec.max_memory stops before allocating
 SET cfrec.max_memory = '64MB';
 SELECT cf_train('ratings', embedding_dim => 4096, hidden => 65536, architecture => 'seed');
+SELECT cf_train('ratings', hidden => 65536);
 RESET cfrec.max_memory;
 
 -- a NaN time would make the split by time depend on the order rows come in
