@@ -146,7 +146,10 @@ cf_train(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(8))
 		dropout_arg(fcinfo, 8, &req.cfg.net);
 	if (!PG_ARGISNULL(9))
+	{
 		req.cfg.epochs = PG_GETARG_INT32(9);
+		req.epochs_from_data = false;
+	}
 	if (!PG_ARGISNULL(10))
 		req.cfg.batch_size = PG_GETARG_INT32(10);
 	if (!PG_ARGISNULL(11))

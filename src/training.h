@@ -22,6 +22,7 @@ typedef struct CfTrainRequest
 	double		valid_fraction;
 	double		reg_user;		/* baseline: damping of the user biases */
 	double		reg_item;
+	bool		epochs_from_data;	/* the default's epochs: see autorec_default_epochs */
 	CfTrainConfig cfg;			/* n_users and n_items are filled in after reading */
 } CfTrainRequest;
 

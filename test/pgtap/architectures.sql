@@ -35,12 +35,13 @@ SELECT cmp_ok((SELECT mf FROM scores), '<', (SELECT baseline FROM scores) * 0.8,
 
 -- I-AutoRec is stored as the dot-product model it is: ŷ = W2[u] · h_i + c2[u]
 SELECT is((SELECT architecture || ' ' || (hyperparameters->>'mlp') || ' ' || (hyperparameters->>'dot_dim')
-                  || ' ' || (hyperparameters->>'epochs') || ' ' || (hyperparameters->>'batch_size')
+                  || ' ' || ((hyperparameters->>'epochs')::int
+                             = greatest(50, ceil(1000.0 / ceil(n_items / 64.0)))) || ' ' || (hyperparameters->>'batch_size')
                   || ' ' || round((hyperparameters->>'weight_decay')::numeric * 150
                                    / (SELECT var_pop(rating) FROM arch_train)::numeric * 1.25, 4)
              FROM cfrec.models WHERE id = :d),
-          'default false 250 75 64 200.0000',
-          'the default is hidden 250, 75 epochs, 64 items a batch, λ = 200 · var(r) / 1.25 (weight_decay λ / n_items)');
+          'default false 250 true 64 200.0000',
+          'the default is hidden 250, 50 epochs but at least 1,000 steps, 64 items a batch, λ = 200 · var(r) / 1.25 (weight_decay λ / n_items)');
 SELECT cmp_ok((SELECT max(abs(cf_predict(u.user_id, i.item_id, 'a_default')
                               - greatest(r.lo, least(r.hi,
                                   (SELECT sum(a * b) FROM unnest(u.embedding[1:250], i.embedding[1:250]) x(a, b))
