@@ -309,12 +309,28 @@ cf_serve_predict(const char *model, int64 user_id, int64 item_id, bool *fallback
 	return clip(s, s->sm.rating_mean);
 }
 
+/*
+ * Says where an error while reading the user's rated items comes from: the
+ * source may have changed since training (a column dropped or retyped).
+ */
+static void
+rated_items_context(void *arg)
+{
+	const Served *s = arg;
+
+	errcontext("reading the items rated in %s to exclude them (model \"%s\" was trained on its columns %s and %s: retrain it, or pass exclude_rated => false)",
+			   s->sm.source, s->sm.name, quote_identifier(s->sm.user_col),
+			   quote_identifier(s->sm.item_col));
+}
+
 /* Marks the items user_id has rated in the model's source relation, as it is now. */
 static void
 mark_rated(Served *s, int64 user_id, bool *rated)
 {
 	Datum		arg = Int64GetDatum(user_id);
+	ErrorContextCallback context = {error_context_stack, rated_items_context, s};
 
+	error_context_stack = &context;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (!s->rated_plan)
@@ -343,6 +359,7 @@ mark_rated(Served *s, int64 user_id, bool *rated)
 			rated[i] = true;
 	}
 	SPI_finish();
+	error_context_stack = context.previous;
 }
 
 /*

@@ -68,3 +68,12 @@ SELECT id AS old_id FROM cfrec.models WHERE name = 'base' \gset
 SELECT small_train('base') > :old_id AS newer_id;
 SELECT count(*) AS models_named_base FROM cfrec.models WHERE name = 'base';
 SELECT count(*) AS rows_of_old_model FROM cfrec.model_users WHERE model_id = :old_id;
+
+-- a source changed after training: excluding rated items says what to do
+CREATE TABLE retyped AS SELECT * FROM base;
+SELECT small_train('retyped') > 0 AS trained;
+ALTER TABLE retyped ALTER COLUMN user_id TYPE text;
+SELECT count(*) FROM cf_recommend(1, 5, 'retyped');
+SELECT count(*) AS recommended_without_exclusion FROM cf_recommend(1, 5, 'retyped', exclude_rated => false);
+ALTER TABLE retyped DROP COLUMN item_id;
+SELECT count(*) FROM cf_recommend(1, 5, 'retyped');
