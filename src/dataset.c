@@ -275,28 +275,81 @@ rows_reserve(Rows *rows, bool with_time, double estimated_rows)
 	rows->cap = cap;
 }
 
+/*
+ * External id → dense index.  The hash table holds every id; in front of it
+ * a plain array answers for small non-negative ids (the usual 1..N ids of
+ * rating data), one load instead of a hash probe into a table too large for
+ * the cache.  The array covers at most a few slots per id seen, so sparse or
+ * huge ids stay in the hash alone.
+ */
+typedef struct IdIndex
+{
+	cf_idmap_hash *hash;
+	int32	   *direct;			/* direct[id] = index + 1; 0: not cached */
+	int64		direct_len;
+	int64	   *ids;			/* external id by dense index */
+	int32		n,
+				cap;
+} IdIndex;
+
+#define CF_DIRECT_MIN_SLOTS 65536
+#define CF_DIRECT_SLOTS_PER_ID 4
+
+static void
+id_index_init(IdIndex *m, MemoryContext cxt)
+{
+	memset(m, 0, sizeof(*m));
+	m->hash = cf_idmap_create(cxt, 1024, NULL);
+	m->cap = 1024;
+	m->ids = grow(cxt, NULL, m->cap, sizeof(int64));
+}
+
+/* Widens the array to cover id when that keeps it within its bound. */
+static void
+id_index_cover(IdIndex *m, MemoryContext cxt, int64 id)
+{
+	int64		limit = Max(CF_DIRECT_MIN_SLOTS, (int64) CF_DIRECT_SLOTS_PER_ID * (m->n + 1));
+	int64		len;
+
+	if (id < m->direct_len || id >= limit)
+		return;
+	len = Min(limit, Max(id + 1, 2 * m->direct_len));
+	m->direct = grow(cxt, m->direct, len, sizeof(int32));
+	memset(m->direct + m->direct_len, 0, (len - m->direct_len) * sizeof(int32));
+	m->direct_len = len;
+}
+
 /* Dense index of an external id, a new one when first seen. */
-static int32
-dense_index(MemoryContext cxt, cf_idmap_hash *map, int64 id, int64 **ids, int32 *n, int32 *cap)
+static inline int32
+dense_index(MemoryContext cxt, IdIndex *m, int64 id)
 {
 	bool		found;
-	CfIdEntry  *e = cf_idmap_insert(map, id, &found);
+	CfIdEntry  *e;
 
+	if (id >= 0 && id < m->direct_len && m->direct[id] > 0)
+		return m->direct[id] - 1;
+	e = cf_idmap_insert(m->hash, id, &found);
 	if (!found)
 	{
-		if (*n == PG_INT32_MAX)
+		if (m->n == PG_INT32_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many distinct user or item ids"),
 					 errdetail("A model holds at most %d users and %d items.",
 							   PG_INT32_MAX, PG_INT32_MAX)));
-		if (*n == *cap)
+		if (m->n == m->cap)
 		{
-			*cap = *cap > PG_INT32_MAX / 2 ? PG_INT32_MAX : *cap * 2;
-			*ids = grow(cxt, *ids, *cap, sizeof(int64));
+			m->cap = m->cap > PG_INT32_MAX / 2 ? PG_INT32_MAX : m->cap * 2;
+			m->ids = grow(cxt, m->ids, m->cap, sizeof(int64));
 		}
-		e->index = (*n)++;
-		(*ids)[e->index] = id;
+		e->index = m->n++;
+		m->ids[e->index] = id;
+	}
+	if (id >= 0)
+	{
+		id_index_cover(m, cxt, id);
+		if (id < m->direct_len)
+			m->direct[id] = e->index + 1;
 	}
 	return e->index;
 }
@@ -339,10 +392,8 @@ typedef struct Reader
 	CfDataset  *ds;
 	const CfSource *src;
 	MemoryContext cxt;
-	cf_idmap_hash *users,
-			   *items;
-	int32		user_cap,
-				item_cap;
+	IdIndex		users,
+				items;
 	Rows		rows;
 	bool		with_time;
 	int			ncols;
@@ -479,10 +530,8 @@ reader_receive(TupleTableSlot *slot, DestReceiver *self)
 				 errhint("Ratings must be finite: filter or fix such rows, for example in a view.")));
 	if (rows->n == rows->cap)
 		rows_reserve(rows, r->with_time, r->estimated_rows);
-	rows->user[rows->n] = dense_index(r->cxt, r->users, user, &ds->user_ids, &ds->n_users,
-									  &r->user_cap);
-	rows->item[rows->n] = dense_index(r->cxt, r->items, item, &ds->item_ids, &ds->n_items,
-									  &r->item_cap);
+	rows->user[rows->n] = dense_index(r->cxt, &r->users, user);
+	rows->item[rows->n] = dense_index(r->cxt, &r->items, item);
 	rows->rating[rows->n] = (float) rating;
 	if (r->with_time)
 	{
@@ -532,11 +581,8 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 	r.rmax = -INFINITY;
 	r.started = r.last_notice = GetCurrentTimestamp();
 	r.estimated_rows = cf_source_estimated_rows(src);
-	r.user_cap = r.item_cap = 1024;
-	r.users = cf_idmap_create(caller, 1024, NULL);
-	r.items = cf_idmap_create(caller, 1024, NULL);
-	ds->user_ids = grow(caller, NULL, r.user_cap, sizeof(int64));
-	ds->item_ids = grow(caller, NULL, r.item_cap, sizeof(int64));
+	id_index_init(&r.users, caller);
+	id_index_init(&r.items, caller);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -570,6 +616,10 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 						r.with_time ? "user, item, rating or time" : "user, item or rating")));
 
 	ds->n_rows = r.rows.n;
+	ds->user_ids = r.users.ids;
+	ds->n_users = r.users.n;
+	ds->item_ids = r.items.ids;
+	ds->n_items = r.items.n;
 	ds->r.n_train = r.rows.n;
 	ds->r.n_valid = 0;
 	ds->r.user = r.rows.user;
@@ -607,8 +657,12 @@ cf_dataset_read(CfDataset *ds, const CfSource *src)
 		pfree(usum);
 		pfree(isum);
 	}
-	cf_idmap_destroy(r.users);
-	cf_idmap_destroy(r.items);
+	cf_idmap_destroy(r.users.hash);
+	cf_idmap_destroy(r.items.hash);
+	if (r.users.direct)
+		pfree(r.users.direct);
+	if (r.items.direct)
+		pfree(r.items.direct);
 }
 
 static void

@@ -246,7 +246,7 @@ dataset_bytes(int64 n_ratings, int32 n_users, int32 n_items, bool with_time)
 {
 	/* user, item, rating per row (+ time), the split's copy, ids, counts, means */
 	Size		per_row = 3 * 4 + (with_time ? 8 + 16 + 12 : 0);
-	Size		per_id = 8 + 4 + 4 + 8 + 24;	/* + hash entry, sums */
+	Size		per_id = 8 + 4 + 4 + 8 + 24 + 16;	/* + hash entry, sums, direct slots */
 
 	return (Size) n_ratings * per_row + (Size) (n_users + n_items) * per_id;
 }

@@ -77,3 +77,23 @@ SELECT count(*) FROM cf_recommend(1, 5, 'retyped');
 SELECT count(*) AS recommended_without_exclusion FROM cf_recommend(1, 5, 'retyped', exclude_rated => false);
 ALTER TABLE retyped DROP COLUMN item_id;
 SELECT count(*) FROM cf_recommend(1, 5, 'retyped');
+
+-- ids dense, sparse, negative and huge, some first seen before the dense
+-- range reaches them: every user keeps one index and all of its ratings
+CREATE TABLE mixed_ids AS
+SELECT user_id, (user_id % 7) + 1 AS item_id, ((abs(user_id) % 5) + 1)::real AS rating
+  FROM (SELECT 70000 + g AS user_id, 0 AS pass FROM generate_series(1, 100) g
+        UNION ALL SELECT -g, 0 FROM generate_series(1, 5) g
+        UNION ALL SELECT (1::bigint << 62) + g, 0 FROM generate_series(1, 5) g
+        UNION ALL SELECT g, 1 FROM generate_series(1, 20000) g
+        UNION ALL SELECT 70000 + g, 2 FROM generate_series(1, 100) g
+        UNION ALL SELECT -g, 2 FROM generate_series(1, 5) g
+        UNION ALL SELECT (1::bigint << 62) + g, 2 FROM generate_series(1, 5) g
+        UNION ALL SELECT g, 2 FROM generate_series(1, 20000, 97) g) s
+ ORDER BY pass;
+SELECT cf_train('mixed_ids', architecture => 'baseline', valid_fraction => 0) > 0 AS trained;
+WITH truth AS (SELECT user_id, count(*) AS n, avg(rating) AS mean FROM mixed_ids GROUP BY user_id)
+SELECT count(*) AS users, count(*) FILTER (WHERE u.n_ratings = t.n AND abs(u.mean_rating - t.mean) < 1e-5) AS exact,
+       count(DISTINCT u.idx) AS distinct_indices, (SELECT count(*) FROM truth) AS distinct_ids
+  FROM cfrec.model_users u JOIN truth t USING (user_id)
+ WHERE u.model_id = (SELECT id FROM cfrec.models WHERE name = 'mixed_ids');
