@@ -817,6 +817,77 @@ cf_inference_dot(const float *a, const float *b, int n)
 	return cf_dot16(a, b, n);
 }
 
+void
+cf_quantize_rows(const float *rows, size_t stride, int n, int count, int8_t *q, float *scale,
+				 float *l1)
+{
+	int			padded = cf_quantized_width(n);
+
+	for (int i = 0; i < count; i++)
+	{
+		const float *x = rows + (size_t) i * stride;
+		int8_t	   *qi = q + (size_t) i * padded;
+		float		maxabs = 0.0f;
+		int32_t		sum = 0;
+
+		for (int j = 0; j < n; j++)
+			maxabs = fmaxf(maxabs, fabsf(x[j]));
+		scale[i] = maxabs / 127.0f;
+		for (int j = 0; j < padded; j++)
+		{
+			long		c = j < n && maxabs > 0.0f ? lrintf(x[j] / scale[i]) : 0;
+
+			qi[j] = (int8_t) (c > 127 ? 127 : (c < -127 ? -127 : c));
+			sum += qi[j] < 0 ? -qi[j] : qi[j];
+		}
+		if (l1)
+			l1[i] = (float) sum;
+	}
+}
+
+/* Four rows at a time share the loads of u; integer sums are exact in any order. */
+CF_VECTOR_CLONES void
+cf_quantized_dots(const int8_t *u, float u_scale, const int8_t *q, const float *scale,
+				  int padded, int count, float *out)
+{
+	int			i = 0;
+
+	for (; i + 4 <= count; i += 4)
+	{
+		const int8_t *q0 = q + (size_t) i * padded,
+				   *q1 = q0 + padded,
+				   *q2 = q1 + padded,
+				   *q3 = q2 + padded;
+		int32_t		a0 = 0,
+					a1 = 0,
+					a2 = 0,
+					a3 = 0;
+
+		for (int j = 0; j < padded; j++)
+		{
+			int16_t		x = u[j];
+
+			a0 += x * (int16_t) q0[j];
+			a1 += x * (int16_t) q1[j];
+			a2 += x * (int16_t) q2[j];
+			a3 += x * (int16_t) q3[j];
+		}
+		out[i] = u_scale * scale[i] * (float) a0;
+		out[i + 1] = u_scale * scale[i + 1] * (float) a1;
+		out[i + 2] = u_scale * scale[i + 2] * (float) a2;
+		out[i + 3] = u_scale * scale[i + 3] * (float) a3;
+	}
+	for (; i < count; i++)
+	{
+		const int8_t *qi = q + (size_t) i * padded;
+		int32_t		a = 0;
+
+		for (int j = 0; j < padded; j++)
+			a += (int16_t) u[j] * (int16_t) qi[j];
+		out[i] = u_scale * scale[i] * (float) a;
+	}
+}
+
 /* One call of cf_inference_dot per row: the very code a single prediction runs. */
 void
 cf_inference_dots(const float *u, const float *rows, size_t stride, int n, int count, float *out)

@@ -257,16 +257,24 @@ float		cf_inference_score(const CfInference *inf, const float *pu, const float *
 void		cf_inference_scores(const CfInference *inf, const float *pu, const float *Q, int n,
 								float *out);
 
-/* Biases and squashing on top of the MLP and dot parts. */
+/* Biases (0 without) and squashing on top of the MLP and dot parts. */
+static inline float
+cf_inference_finish_biased(const CfInference *inf, float raw, float user_bias, float item_bias)
+{
+	if (inf->biases)
+		raw += user_bias + item_bias;
+	if (inf->y_max > inf->y_min)
+		raw = inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw));
+	return raw;
+}
+
 static inline float
 cf_inference_finish(const CfInference *inf, float raw, const float *user_row,
 					const float *item_row)
 {
-	if (inf->biases)
-		raw += user_row[inf->W - 1] + item_row[inf->W - 1];
-	if (inf->y_max > inf->y_min)
-		raw = inf->y_min + (inf->y_max - inf->y_min) / (1.0f + expf(-raw));
-	return raw;
+	return inf->biases
+		? cf_inference_finish_biased(inf, raw, user_row[inf->W - 1], item_row[inf->W - 1])
+		: cf_inference_finish_biased(inf, raw, 0.0f, 0.0f);
 }
 
 /* a · b over n floats, in 16 partial sums (vectorisable without reassociation). */
@@ -277,6 +285,33 @@ float		cf_inference_dot(const float *a, const float *b, int n);
  */
 void		cf_inference_dots(const float *u, const float *rows, size_t stride, int n, int count,
 							  float *out);
+
+/*
+ * int8 codes of the first n floats of count rows (stride floats apart), for a
+ * cheap first pass over the item table: row i is q[i · padded ..] with
+ * padded = cf_quantized_width(n) (zeros past n) and scale[i] = max |x| / 127,
+ * so that |x − scale · q| ≤ scale / 2 in every element; l1[i] = Σ |q[i]|
+ * (l1 may be NULL).
+ */
+static inline int
+cf_quantized_width(int n)
+{
+	return (n + 15) & ~15;
+}
+void		cf_quantize_rows(const float *rows, size_t stride, int n, int count, int8_t *q,
+							 float *scale, float *l1);
+/*
+ * out[i] = u_scale · scale[i] · (u · q[i]), u and the rows coded by
+ * cf_quantize_rows, the integer sum exact.  It differs from the float dot of
+ * the uncoded vectors by at most
+ *   CF_QUANTIZED_BOUND · scale[i] · (‖u‖₁ + u_scale · l1[i])
+ * (half a step of each side's coding, and a margin for the float rounding of
+ * the exact sum, n · ε · ‖u‖₁ · max |x|, below it for n up to 65,536), plus
+ * the rounding of the one product.
+ */
+#define CF_QUANTIZED_BOUND 0.51f
+void		cf_quantized_dots(const int8_t *u, float u_scale, const int8_t *q, const float *scale,
+							  int padded, int count, float *out);
 
 /*
  * The whole prediction from the MLP part's projections (NULL without the

@@ -29,6 +29,11 @@ typedef struct Served
 	float	   *Q;				/* n_items × H */
 	float	   *pu_tmp;			/* H, for a user without P */
 	float	   *emb_tmp;		/* E */
+	int8_t	   *codes;			/* dot-only models: int8 item rows for the first pass */
+	float	   *code_scale;		/* n_items */
+	float	   *code_l1;		/* n_items */
+	float	   *item_bias;		/* n_items, contiguous for that pass (zeros without biases) */
+	int			code_width;		/* cf_quantized_width(D) */
 	cf_idmap_hash *user_map;
 	cf_idmap_hash *item_map;
 	int32	   *popular;		/* item indices, most rated first */
@@ -155,6 +160,19 @@ load(int64 id)
 										 s->P + (size_t) from * H);
 			}
 			pfree(tmp);
+		}
+		if (H == 0 && s->inf.D > 0)
+		{
+			s->code_width = cf_quantized_width(s->inf.D);
+			s->codes = MemoryContextAllocHuge(cxt, (Size) cfg->n_items * s->code_width);
+			s->code_scale = cf_alloc_floats(&a, cfg->n_items);
+			s->code_l1 = cf_alloc_floats(&a, cfg->n_items);
+			s->item_bias = cf_alloc_floats(&a, cfg->n_items);
+			cf_quantize_rows(s->sm.model.p[CF_ITEM_EMB] + E, s->inf.W, s->inf.D, cfg->n_items,
+							 s->codes, s->code_scale, s->code_l1);
+			for (int32 i = 0; i < cfg->n_items; i++)
+				s->item_bias[i] = s->inf.biases
+					? s->sm.model.p[CF_ITEM_EMB][(size_t) i * s->inf.W + s->inf.W - 1] : 0.0f;
 		}
 		s->pu_tmp = cf_alloc_floats(&a, H);
 		s->emb_tmp = cf_alloc_floats(&a, E);
@@ -362,33 +380,14 @@ mark_rated(Served *s, int64 user_id, bool *rated)
 	error_context_stack = context.previous;
 }
 
-/*
- * Every item's prediction for one user, in passes over the item tables (the
- * MLP part, then the dot branch, then biases and squashing), each item summed
- * exactly as cf_inference_predict sums it.
- */
-static float *
-all_scores(Served *s, const float *pu, const float *urow)
+/* Ranking order: higher score first, then the smaller item id. */
+static inline bool
+ranks_below(const CfScoredItem *a, const CfScoredItem *b)
 {
-	const CfInference *inf = &s->inf;
-	int32		n_items = s->sm.model.cfg.n_items;
-	const float *items = s->sm.model.p[CF_ITEM_EMB];
-	float	   *scores = palloc(sizeof(float) * n_items);
-
-	CHECK_FOR_INTERRUPTS();
-	if (inf->H > 0)
-		cf_inference_scores(inf, pu, s->Q, n_items, scores);
-	else
-		for (int32 i = 0; i < n_items; i++)
-			scores[i] = inf->b2;
-	if (inf->D > 0)
-		cf_inference_dots(urow + inf->E, items + inf->E, inf->W, inf->D, n_items, scores);
-	for (int32 i = 0; i < n_items; i++)
-		scores[i] = cf_inference_finish(inf, scores[i], urow, items + (size_t) i * inf->W);
-	return scores;
+	return a->score < b->score || (a->score == b->score && a->item_id > b->item_id);
 }
 
-/* A min-heap of the k best so far: the root is the worst kept. */
+/* A min-heap of the k best so far: the root ranks lowest. */
 static void
 sift_down(CfScoredItem *h, int n, int i)
 {
@@ -399,9 +398,9 @@ sift_down(CfScoredItem *h, int n, int i)
 					m = i;
 		CfScoredItem t;
 
-		if (l < n && h[l].score < h[m].score)
+		if (l < n && ranks_below(&h[l], &h[m]))
 			m = l;
-		if (r < n && h[r].score < h[m].score)
+		if (r < n && ranks_below(&h[r], &h[m]))
 			m = r;
 		if (m == i)
 			return;
@@ -418,9 +417,153 @@ cmp_scored_desc(const void *a, const void *b)
 	const CfScoredItem *x = a,
 			   *y = b;
 
-	if (x->score != y->score)
-		return x->score > y->score ? -1 : 1;
-	return x->item_id < y->item_id ? -1 : (x->item_id > y->item_id);
+	return ranks_below(x, y) ? 1 : (ranks_below(y, x) ? -1 : 0);
+}
+
+typedef struct TopK
+{
+	CfScoredItem *h;
+	int			n,
+				k;
+} TopK;
+
+static void
+top_k_offer(TopK *t, int64 item_id, double score)
+{
+	CfScoredItem c = {item_id, score};
+
+	if (t->n < t->k)
+	{
+		t->h[t->n++] = c;
+		if (t->n == t->k)
+			for (int j = t->k / 2 - 1; j >= 0; j--)
+				sift_down(t->h, t->n, j);
+	}
+	else if (ranks_below(&t->h[0], &c))
+	{
+		t->h[0] = c;
+		sift_down(t->h, t->n, 0);
+	}
+}
+
+/*
+ * Every item's prediction for one user, in passes over the item tables (the
+ * MLP part, then the dot branch, then biases and squashing), each item summed
+ * exactly as cf_inference_predict sums it.
+ */
+static void
+top_k_full(Served *s, int32 u, const bool *rated, TopK *t)
+{
+	const CfInference *inf = &s->inf;
+	int32		n_items = s->sm.model.cfg.n_items;
+	const float *items = s->sm.model.p[CF_ITEM_EMB];
+	const float *urow = user_row(s, u);
+	float	   *scores = palloc(sizeof(float) * n_items);
+
+	if (inf->H > 0)
+		cf_inference_scores(inf, user_projection(s, u), s->Q, n_items, scores);
+	else
+		for (int32 i = 0; i < n_items; i++)
+			scores[i] = inf->b2;
+	if (inf->D > 0)
+		cf_inference_dots(urow + inf->E, items + inf->E, inf->W, inf->D, n_items, scores);
+	for (int32 i = 0; i < n_items; i++)
+		if (!rated[i])
+			top_k_offer(t, s->sm.item_ids[i],
+						cf_inference_finish(inf, scores[i], urow, items + (size_t) i * inf->W));
+	pfree(scores);
+}
+
+/* A float min-heap of the k largest lower bounds: its root is the k-th. */
+static void
+sift_down_float(float *h, int n, int i)
+{
+	for (;;)
+	{
+		int			l = 2 * i + 1,
+					r = l + 1,
+					m = i;
+		float		t;
+
+		if (l < n && h[l] < h[m])
+			m = l;
+		if (r < n && h[r] < h[m])
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/*
+ * Dot-product models (no MLP branch): a first pass over the int8 codes of the
+ * item rows (a quarter of the memory traffic of the floats) bounds every
+ * item's score; only the items whose upper bound reaches the k-th best lower
+ * bound are scored exactly, as cf_predict scores them.  The result is the
+ * exact top k of top_k_full: scores and order alike.
+ */
+static void
+top_k_pruned(Served *s, int32 u, const bool *rated, TopK *t)
+{
+	const CfInference *inf = &s->inf;
+	int32		n_items = s->sm.model.cfg.n_items;
+	const float *urow = user_row(s, u);
+	float		user_bias = inf->biases ? urow[inf->W - 1] : 0.0f;
+	int8_t	   *ucodes = palloc(s->code_width);
+	float		u_scale;
+	float	   *high = palloc(sizeof(float) * n_items);
+	float	   *lows = palloc(sizeof(float) * t->k);
+	int			n_lows = 0;
+	float		u_l1 = 0.0f,
+				threshold = -INFINITY;
+
+	for (int d = 0; d < inf->D; d++)
+		u_l1 += fabsf(urow[inf->E + d]);
+	u_l1 *= 1.0f + 1e-5f;		/* the float sum of |u| rounds too */
+	cf_quantize_rows(urow + inf->E, 0, inf->D, 1, ucodes, &u_scale, NULL);
+	cf_quantized_dots(ucodes, u_scale, s->codes, s->code_scale, s->code_width, n_items, high);
+	for (int32 i = 0; i < n_items; i++)
+	{
+		float		approx = high[i],
+					bound,
+					low;
+
+		if (rated[i])
+			continue;
+		/* the coding bound, and slack for the float sums around it */
+		bound = CF_QUANTIZED_BOUND * s->code_scale[i] * (u_l1 + u_scale * s->code_l1[i])
+			+ 1e-5f * (1.0f + fabsf(approx));
+		high[i] = cf_inference_finish_biased(inf, inf->b2 + (approx + bound), user_bias,
+											 s->item_bias[i]);
+		if (n_lows == t->k && high[i] <= lows[0])
+			continue;			/* its low is no better: the heap keeps its lows */
+		low = cf_inference_finish_biased(inf, inf->b2 + (approx - bound), user_bias,
+										 s->item_bias[i]);
+		if (n_lows < t->k)
+		{
+			lows[n_lows++] = low;
+			if (n_lows == t->k)
+				for (int j = t->k / 2 - 1; j >= 0; j--)
+					sift_down_float(lows, n_lows, j);
+		}
+		else if (low > lows[0])
+		{
+			lows[0] = low;
+			sift_down_float(lows, n_lows, 0);
+		}
+	}
+	if (n_lows == t->k)
+		threshold = lows[0] - 1e-6f * (1.0f + fabsf(lows[0]));
+	for (int32 i = 0; i < n_items; i++)
+		if (!rated[i] && high[i] >= threshold)
+			top_k_offer(t, s->sm.item_ids[i],
+						cf_inference_predict(inf, NULL, NULL, urow, item_row(s, i)));
+	pfree(ucodes);
+	pfree(high);
+	pfree(lows);
 }
 
 static int
@@ -429,64 +572,45 @@ recommend_from(Served *s, int64 user_id, int k, bool exclude_rated, CfScoredItem
 	int32		n_items = s->sm.model.cfg.n_items;
 	int32		u = lookup(s->user_map, user_id);
 	bool	   *rated = palloc0(n_items);
-	CfScoredItem *out;
-	int			n = 0;
+	TopK		t;
 
 	k = Min(k, n_items);
-	out = palloc(sizeof(CfScoredItem) * k);
-	*result = out;
+	t.h = palloc(sizeof(CfScoredItem) * Max(k, 1));
+	t.n = 0;
+	t.k = k;
+	*result = t.h;
 
 	if (exclude_rated)
 		mark_rated(s, user_id, rated);
+	CHECK_FOR_INTERRUPTS();
 	if (u < 0)
 	{
 		/* new user: the most rated items, scored by their mean */
-		for (int32 j = 0; j < n_items && n < k; j++)
+		for (int32 j = 0; j < n_items && t.n < k; j++)
 		{
 			int32		i = s->popular[j];
 
 			if (rated[i])
 				continue;
-			out[n].item_id = s->sm.item_ids[i];
-			out[n].score = clip(s, s->sm.item_mean[i]);
-			n++;
+			t.h[t.n].item_id = s->sm.item_ids[i];
+			t.h[t.n].score = clip(s, s->sm.item_mean[i]);
+			t.n++;
 		}
 		pfree(rated);
-		return n;
+		return t.n;
 	}
+	if (k > 0)
 	{
-		const float *pu = user_projection(s, u);
-		const float *urow = user_row(s, u);
-		float	   *scores = all_scores(s, pu, urow);
-
-		for (int32 i = 0; i < n_items; i++)
-		{
-			double		score = scores[i];
-
-			if (rated[i])
-				continue;
-			if (n < k)
-			{
-				out[n].item_id = s->sm.item_ids[i];
-				out[n].score = score;
-				if (++n == k)
-					for (int j = k / 2 - 1; j >= 0; j--)
-						sift_down(out, n, j);
-			}
-			else if (score > out[0].score)
-			{
-				out[0].item_id = s->sm.item_ids[i];
-				out[0].score = score;
-				sift_down(out, n, 0);
-			}
-		}
-		pfree(scores);
+		if (s->codes)
+			top_k_pruned(s, u, rated, &t);
+		else
+			top_k_full(s, u, rated, &t);
 	}
-	qsort(out, n, sizeof(CfScoredItem), cmp_scored_desc);
-	for (int j = 0; j < n; j++)
-		out[j].score = clip(s, out[j].score);
+	qsort(t.h, t.n, sizeof(CfScoredItem), cmp_scored_desc);
+	for (int j = 0; j < t.n; j++)
+		t.h[j].score = clip(s, t.h[j].score);
 	pfree(rated);
-	return n;
+	return t.n;
 }
 
 /*

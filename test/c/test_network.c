@@ -1251,6 +1251,70 @@ test_init(void)
 	}
 }
 
+
+/*
+ * The int8 first pass of serving: every code within half a step of its float,
+ * padding zero, l1 the codes' sum, and every quantized dot within its stated
+ * bound of the float dot (computed in double), on rows of mixed scale, a zero
+ * row and widths that are and are not multiples of 16.
+ */
+static void
+test_quantized(int n)
+{
+	enum {ROWS = 67, STRIDE = 300};
+	CfRng		rng;
+	int			padded = cf_quantized_width(n);
+	float	   *rows = A.alloc0(A.ctx, sizeof(float) * ROWS * STRIDE);
+	int8_t	   *q = A.alloc0(A.ctx, (size_t) ROWS * padded);
+	float	   *scale = A.alloc0(A.ctx, sizeof(float) * ROWS);
+	float	   *l1 = A.alloc0(A.ctx, sizeof(float) * ROWS);
+	float	   *u = A.alloc0(A.ctx, sizeof(float) * padded);
+	int8_t	   *uq = A.alloc0(A.ctx, padded);
+	float		u_scale;
+	float	   *out = A.alloc0(A.ctx, sizeof(float) * ROWS);
+	bool		codes_ok = true,
+				bound_ok = true;
+	double		worst = 0.0,
+				u_l1 = 0.0;
+
+	cf_rng_seed(&rng, 99 + n, 7);
+	for (int i = 0; i < ROWS; i++)
+		if (i != 3)
+			fill_normal(rows + (size_t) i * STRIDE, STRIDE, 0.0, 0.01 * (1 + i % 7) * (i % 2 ? 1 : 30), &rng);
+	fill_normal(u, n, 0.1, 1.0, &rng);
+	for (int j = 0; j < n; j++)
+		u_l1 += fabs(u[j]);
+	cf_quantize_rows(rows, STRIDE, n, ROWS, q, scale, l1);
+	cf_quantize_rows(u, 0, n, 1, uq, &u_scale, NULL);
+	cf_quantized_dots(uq, u_scale, q, scale, padded, ROWS, out);
+	for (int i = 0; i < ROWS; i++)
+	{
+		const float *x = rows + (size_t) i * STRIDE;
+		const int8_t *qi = q + (size_t) i * padded;
+		double		dot = 0.0,
+					bound = CF_QUANTIZED_BOUND * scale[i] * (u_l1 + u_scale * l1[i]);
+		int			sum = 0;
+
+		for (int j = 0; j < padded; j++)
+		{
+			sum += abs(qi[j]);
+			if (j >= n ? qi[j] != 0 : fabs(x[j] - scale[i] * qi[j]) > 0.5 * scale[i] * (1 + 1e-5))
+				codes_ok = false;
+		}
+		if (sum != (int) l1[i])
+			codes_ok = false;
+		for (int j = 0; j < n; j++)
+			dot += (double) u[j] * x[j];
+		if (fabs(out[i] - dot) > bound + 1e-6 * fabs(dot))
+			bound_ok = false;
+		if (scale[i] > 0)
+			worst = fmax(worst, fabs(out[i] - dot) / bound);
+	}
+	ok(codes_ok && scale[3] == 0.0f, "quantized rows (n %d): every code within half a step, zero padding, l1 and a zero row", n);
+	ok(bound_ok && worst > 0.0, "quantized dots (n %d): within the stated bound of the float dot (worst %.3f of it)",
+	   n, worst);
+}
+
 int
 main(void)
 {
@@ -1268,6 +1332,9 @@ main(void)
 	for (size_t k = 0; k < sizeof(ARCHS) / sizeof(ARCHS[0]); k++)
 		test_inference(&ARCHS[k]);
 	test_init();
+	test_quantized(250);
+	test_quantized(16);
+	test_quantized(7);
 
 	tap_arena_free_all(&arena);
 	return done_testing();

@@ -1,6 +1,6 @@
 -- The architectures on planted data, and rating scales other than 1–5.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 SET LOCAL client_min_messages = warning;
 SET LOCAL cfrec.progress = off;
 
@@ -54,6 +54,18 @@ SELECT is((SELECT count(*) || ' ' || count(*) FILTER (WHERE r.score <> cf_predic
              FROM cf_recommend(5, 1000, 'a_default', exclude_rated => false) r),
           (SELECT n_items || ' 0' FROM cfrec.models WHERE id = :d),
           'cf_recommend scores every item exactly as cf_predict does');
+-- the int8 first pass of cf_recommend prunes without changing the answer: a
+-- short list is the head of the full ranking (where nothing can be pruned)
+SELECT is((SELECT count(*) FILTER (WHERE a.top IS DISTINCT FROM b.top) || ' of ' || count(*)
+             FROM (SELECT m, u, k, array_agg(r.item_id || ':' || r.score ORDER BY r.ord) AS top
+                     FROM unnest(ARRAY['a_default', 'a_mf']) m, generate_series(1, 300, 7) u,
+                          unnest(ARRAY[1, 3, 10]) k,
+                          cf_recommend(u, k, m) WITH ORDINALITY r(item_id, score, ord)
+                    GROUP BY m, u, k) a,
+                  LATERAL (SELECT array_agg(f.item_id || ':' || f.score ORDER BY f.ord) AS top
+                             FROM cf_recommend(a.u, 1000, a.m) WITH ORDINALITY f(item_id, score, ord)
+                            WHERE f.ord <= a.k) b),
+          '0 of 258', 'cf_recommend''s pruned top k (k 1, 3, 10; the default and mf) is the head of the full ranking');
 SELECT is((SELECT count(*) FILTER (WHERE embedding[251] <> 0) FROM cfrec.model_items WHERE model_id = :d),
           0::bigint, 'items carry no bias of their own (the decoder''s bias is per user)');
 SELECT is((SELECT n_valid || ' ' || (valid_rmse IS NULL) FROM cf_models WHERE id = :d), '0 true',
