@@ -426,9 +426,15 @@ cf_norm_block_backward(float *dx, float *restrict dgamma, float *restrict dbeta,
 		const float *hr = xhat + (size_t) b * F;
 		float	   *dr = dx + (size_t) b * F;
 
+		/*
+		 * dr may be dor itself, element for element, which defeats GCC's
+		 * overlap check: ivdep says that each f reads before it writes.
+		 */
+#pragma GCC ivdep
 		for (int f = 0; f < F; f++)
 		{
-			float		dy = orow[f] > 0.0f ? dor[f] * keep_scale : 0.0f;
+			float		g = dor[f] * keep_scale;
+			float		dy = orow[f] > 0.0f ? g : 0.0f;
 
 			dr[f] = dy;
 			sum_dy[f] += dy;
