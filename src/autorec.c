@@ -352,19 +352,16 @@ lr_sweep(AutoRec *ar, CfSweepPoint *out)
 	int32_t		B = effective_batch(ar);
 	int64_t		pos = ar->n_items;	/* forces a shuffle before the first batch */
 	CfRng		rng;
-	CfSmoother	smooth;
-	double		best = INFINITY;
-	int32_t		points = 0;
+	CfSweepRecord record;
 
 	cf_rng_seed(&rng, cfg->seed, STREAM_SWEEP);
-	cf_smoother_init(&smooth, 0.98);
+	cf_sweep_record_init(&record, out, cfg->stop_div);
 	for (int32_t i = 0; i < cfg->num_it; i++)
 	{
 		double		lr = cf_sweep_lr(i, cfg->num_it, cfg->start_lr, cfg->end_lr);
 		int64_t		seen;
-		double		sse,
-					loss,
-					smoothed;
+		double		sse;
+		bool		go_on;
 
 		if (pos + B > ar->n_items)
 		{
@@ -373,21 +370,12 @@ lr_sweep(AutoRec *ar, CfSweepPoint *out)
 		}
 		sse = train_step(ar, ar->order + pos, B, (float) lr, &seen);
 		pos += B;
-		loss = seen > 0 ? sse / seen : 0.0;
-		smoothed = cf_smoother_add(&smooth, loss);
-		out[points].lr = lr;
-		out[points].loss = loss;
-		out[points].smoothed_loss = smoothed;
-		points++;
+		go_on = cf_sweep_record_add(&record, lr, seen > 0 ? sse / seen : 0.0);
 		report_batch(ar, "range test", i + 1, cfg->num_it);
-		if (!isfinite(smoothed))
+		if (!go_on)
 			break;
-		if (cfg->stop_div && i > 0 && smoothed > 4.0 * best)
-			break;
-		if (smoothed < best)
-			best = smoothed;
 	}
-	return points;
+	return record.n;
 }
 
 static void

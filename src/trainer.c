@@ -145,6 +145,34 @@ reset_to_initial(Trainer *tr)
 	cf_rng_seed(&tr->ws.dropout_rng, tr->cfg->seed, STREAM_DROPOUT);
 }
 
+void
+cf_sweep_record_init(CfSweepRecord *r, CfSweepPoint *out, bool stop_div)
+{
+	r->out = out;
+	r->n = 0;
+	cf_smoother_init(&r->smooth, 0.98);
+	r->best = INFINITY;
+	r->stop_div = stop_div;
+}
+
+bool
+cf_sweep_record_add(CfSweepRecord *r, double lr, double loss)
+{
+	double		smoothed = cf_smoother_add(&r->smooth, loss);
+
+	r->out[r->n].lr = lr;
+	r->out[r->n].loss = loss;
+	r->out[r->n].smoothed_loss = smoothed;
+	r->n++;
+	if (!isfinite(smoothed))
+		return false;
+	if (r->stop_div && r->n > 1 && smoothed > 4.0 * r->best)
+		return false;
+	if (smoothed < r->best)
+		r->best = smoothed;
+	return true;
+}
+
 static int32_t
 lr_sweep(Trainer *tr, CfSweepPoint *out)
 {
@@ -152,17 +180,14 @@ lr_sweep(Trainer *tr, CfSweepPoint *out)
 	int64_t		n = tr->data->n_train;
 	int64_t		pos = n;		/* forces a shuffle before the first batch */
 	CfRng		rng;
-	CfSmoother	smooth;
-	double		best = INFINITY;
-	int32_t		points = 0;
+	CfSweepRecord record;
 
 	cf_rng_seed(&rng, cfg->seed, STREAM_SWEEP_BATCHES);
-	cf_smoother_init(&smooth, 0.98);
+	cf_sweep_record_init(&record, out, cfg->stop_div);
 	for (int32_t i = 0; i < cfg->num_it; i++)
 	{
 		double		lr = cf_sweep_lr(i, cfg->num_it, cfg->start_lr, cfg->end_lr);
-		double		loss,
-					smoothed;
+		bool		go_on;
 
 		if (pos + tr->B > n)
 		{
@@ -171,21 +196,14 @@ lr_sweep(Trainer *tr, CfSweepPoint *out)
 		}
 		gather(&tr->batch, tr->data, tr->order, pos, tr->B);
 		pos += tr->B;
-		loss = train_step(tr->model, &tr->opt, &tr->ws, &tr->batch, tr->B, (float) lr);
-		smoothed = cf_smoother_add(&smooth, loss);
-		out[points].lr = lr;
-		out[points].loss = loss;
-		out[points].smoothed_loss = smoothed;
-		points++;
+		go_on = cf_sweep_record_add(&record, lr,
+									train_step(tr->model, &tr->opt, &tr->ws, &tr->batch,
+											   tr->B, (float) lr));
 		report_batch(tr, "range test", i + 1, cfg->num_it);
-		if (!isfinite(smoothed))
+		if (!go_on)
 			break;
-		if (cfg->stop_div && i > 0 && smoothed > 4.0 * best)
-			break;
-		if (smoothed < best)
-			best = smoothed;
 	}
-	return points;
+	return record.n;
 }
 
 double

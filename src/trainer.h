@@ -134,4 +134,21 @@ double		cf_monotonic_seconds(void);
 /* Fisher–Yates shuffle of order[0..n) from rng. */
 void		cf_shuffle(int64_t *order, int64_t n, CfRng *rng);
 
+/*
+ * The range test's record, the same for every architecture: each step's
+ * rate, loss and smoothed loss (β 0.98) into out; the test ends at a
+ * non-finite smoothed loss or, with stop_div, once it passes 4× its best.
+ */
+typedef struct CfSweepRecord
+{
+	CfSweepPoint *out;
+	int32_t		n;
+	CfSmoother	smooth;
+	double		best;
+	bool		stop_div;
+} CfSweepRecord;
+void		cf_sweep_record_init(CfSweepRecord *r, CfSweepPoint *out, bool stop_div);
+/* Records one step; false when the range test should stop after it. */
+bool		cf_sweep_record_add(CfSweepRecord *r, double lr, double loss);
+
 #endif
