@@ -57,7 +57,7 @@ CTEST_CFLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CTEST_SRCS = $(wildcard test/c/test_*.c)
 CTESTS = $(CTEST_SRCS:.c=.test)
 MATH_SRCS = $(MATH_OBJS:.o=.c)
-test/c/%.test: test/c/%.c test/c/tap.h $(MATH_SRCS) $(wildcard src/*.h)
+test/c/%.test: test/c/%.c test/c/tap.h test/c/planted.h $(MATH_SRCS) $(wildcard src/*.h)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(CTEST_CFLAGS) -Isrc -o $@ $< $(MATH_SRCS) -lopenblas -lm
 
 ctest: $(CTESTS)

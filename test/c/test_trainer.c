@@ -13,6 +13,7 @@
 #include "schedule.h"
 #include "trainer.h"
 #include "tap.h"
+#include "planted.h"
 
 enum
 {
@@ -27,45 +28,9 @@ static TapArena data_arena;
 static void
 make_data(CfRatings *d, const CfAllocator *a)
 {
-	CfRng		rng;
-	static double U[N_USERS][RANK],
-				V[N_ITEMS][RANK],
-				bu[N_USERS],
-				bi[N_ITEMS];
+	PlantedSpec spec = {N_USERS, N_ITEMS, RANK, N_RATINGS, 0xda7a, 77, false};
 
-	/* the data's own stream: no relation to any seed the trainer uses */
-	cf_rng_seed(&rng, 0xda7a, 77);
-	for (int u = 0; u < N_USERS; u++)
-	{
-		bu[u] = 0.4 * cf_rng_normal(&rng);
-		for (int k = 0; k < RANK; k++)
-			U[u][k] = 0.7 * cf_rng_normal(&rng);
-	}
-	for (int i = 0; i < N_ITEMS; i++)
-	{
-		bi[i] = 0.4 * cf_rng_normal(&rng);
-		for (int k = 0; k < RANK; k++)
-			V[i][k] = 0.7 * cf_rng_normal(&rng);
-	}
-	d->n_valid = N_RATINGS / 10;
-	d->n_train = N_RATINGS - d->n_valid;
-	d->user = a->alloc0(a->ctx, N_RATINGS * sizeof(int32_t));
-	d->item = a->alloc0(a->ctx, N_RATINGS * sizeof(int32_t));
-	d->rating = cf_alloc_floats(a, N_RATINGS);
-	d->rating_min = 1.0f;
-	d->rating_max = 5.0f;
-	for (int r = 0; r < N_RATINGS; r++)
-	{
-		int			u = (int) cf_rng_below(&rng, N_USERS),
-					i = (int) cf_rng_below(&rng, N_ITEMS);
-		double		y = 3.5 + bu[u] + bi[i] + 0.3 * cf_rng_normal(&rng);
-
-		for (int k = 0; k < RANK; k++)
-			y += U[u][k] * V[i][k];
-		d->user[r] = u;
-		d->item[r] = i;
-		d->rating[r] = (float) (y < 1 ? 1 : y > 5 ? 5 : y);
-	}
+	planted_ratings(d, a, &spec);
 }
 
 typedef struct Counts
