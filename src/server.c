@@ -474,30 +474,6 @@ top_k_full(Served *s, int32 u, const bool *rated, TopK *t)
 	pfree(scores);
 }
 
-/* A float min-heap of the k largest lower bounds: its root is the k-th. */
-static void
-sift_down_float(float *h, int n, int i)
-{
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					r = l + 1,
-					m = i;
-		float		t;
-
-		if (l < n && h[l] < h[m])
-			m = l;
-		if (r < n && h[r] < h[m])
-			m = r;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
 /*
  * Dot-product models (no MLP branch): a first pass over the int8 codes of the
  * item rows (a quarter of the memory traffic of the floats) bounds every
@@ -515,8 +491,7 @@ top_k_pruned(Served *s, int32 u, const bool *rated, TopK *t)
 	int8_t	   *ucodes = palloc(s->code_width);
 	float		u_scale;
 	float	   *high = palloc(sizeof(float) * n_items);
-	float	   *lows = palloc(sizeof(float) * t->k);
-	int			n_lows = 0;
+	TopK		lows = {palloc(sizeof(CfScoredItem) * t->k), 0, t->k};	/* the k best lower bounds */
 	float		u_l1 = 0.0f,
 				threshold = -INFINITY;
 
@@ -538,32 +513,26 @@ top_k_pruned(Served *s, int32 u, const bool *rated, TopK *t)
 			+ 1e-5f * (1.0f + fabsf(approx));
 		high[i] = cf_inference_finish_biased(inf, inf->b2 + (approx + bound), user_bias,
 											 s->item_bias[i]);
-		if (n_lows == t->k && high[i] <= lows[0])
+		if (lows.n == lows.k && high[i] <= lows.h[0].score)
 			continue;			/* its low is no better: the heap keeps its lows */
 		low = cf_inference_finish_biased(inf, inf->b2 + (approx - bound), user_bias,
 										 s->item_bias[i]);
-		if (n_lows < t->k)
-		{
-			lows[n_lows++] = low;
-			if (n_lows == t->k)
-				for (int j = t->k / 2 - 1; j >= 0; j--)
-					sift_down_float(lows, n_lows, j);
-		}
-		else if (low > lows[0])
-		{
-			lows[0] = low;
-			sift_down_float(lows, n_lows, 0);
-		}
+		/* one id for all: the heap keeps the k largest values, ties aside */
+		top_k_offer(&lows, 0, low);
 	}
-	if (n_lows == t->k)
-		threshold = lows[0] - 1e-6f * (1.0f + fabsf(lows[0]));
+	if (lows.n == lows.k)
+	{
+		float		kth = (float) lows.h[0].score;
+
+		threshold = kth - 1e-6f * (1.0f + fabsf(kth));
+	}
 	for (int32 i = 0; i < n_items; i++)
 		if (!rated[i] && high[i] >= threshold)
 			top_k_offer(t, s->sm.item_ids[i],
 						cf_inference_predict(inf, NULL, NULL, urow, item_row(s, i)));
 	pfree(ucodes);
 	pfree(high);
-	pfree(lows);
+	pfree(lows.h);
 }
 
 static int
