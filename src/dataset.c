@@ -425,16 +425,12 @@ datum_to_float8(Datum d, Oid type)
 {
 	switch (type)
 	{
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return (double) DatumGetInt64(d);
 		case FLOAT4OID:
 			return DatumGetFloat4(d);
-		default:
+		case FLOAT8OID:
 			return DatumGetFloat8(d);
+		default:
+			return (double) datum_to_int64(d, type);
 	}
 }
 
