@@ -410,6 +410,7 @@ static void
 prepare(Prepared *p, const CfTrainRequest *req)
 {
 	double		started = seconds_now();
+	Size		data_bytes;
 
 	p->cfg = req->cfg;
 	cf_source_resolve(&p->src, req->relation, req->user_col, req->item_col, req->rating_col,
@@ -436,19 +437,19 @@ prepare(Prepared *p, const CfTrainRequest *req)
 	if (req->epochs_from_data)
 		p->cfg.epochs = autorec_default_epochs(&p->ds, &p->cfg);
 	p->read_seconds = seconds_now() - started;
-	check_memory(dataset_bytes(p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->src.time_col != NULL)
-				 + (cf_is_autorec(req->architecture) ? cf_autorec_bytes(&p->cfg, p->ds.r.n_train)
-					: cf_train_bytes(&p->cfg))
-				 + (Size) p->ds.r.n_train * sizeof(int64),
-				 cf_is_autorec(req->architecture)
-				 ? psprintf("%lld ratings of %d users and %d items, hidden %d: AutoRec's weights grow with users × hidden.",
-							(long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->cfg.net.hidden)
-				 : psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
-							(long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items,
-							p->cfg.net.emb_dim, p->cfg.net.hidden),
-				 cf_is_autorec(req->architecture)
-				 ? "Raise cfrec.max_memory, pass a smaller hidden, or pass architecture => 'mf', whose memory grows with users + items only."
-				 : "Raise cfrec.max_memory, or make the model smaller (embedding_dim, hidden, batch_size).");
+	data_bytes = dataset_bytes(p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->src.time_col != NULL)
+		+ (Size) p->ds.r.n_train * sizeof(int64);
+	if (cf_is_autorec(req->architecture))
+		check_memory(data_bytes + cf_autorec_bytes(&p->cfg, p->ds.r.n_train),
+					 psprintf("%lld ratings of %d users and %d items, hidden %d: AutoRec's weights grow with users × hidden.",
+							  (long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items, p->cfg.net.hidden),
+					 "Raise cfrec.max_memory, pass a smaller hidden, or pass architecture => 'mf', whose memory grows with users + items only.");
+	else
+		check_memory(data_bytes + cf_train_bytes(&p->cfg),
+					 psprintf("%lld ratings of %d users and %d items, embedding_dim %d, hidden %d.",
+							  (long long) p->ds.n_rows, p->ds.n_users, p->ds.n_items,
+							  p->cfg.net.emb_dim, p->cfg.net.hidden),
+					 "Raise cfrec.max_memory, or make the model smaller (embedding_dim, hidden, batch_size).");
 }
 
 static void
